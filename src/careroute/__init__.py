@@ -1,0 +1,3 @@
+"""careroute: dispatch for a medical practice's inbound work."""
+
+__version__ = "0.1.0"

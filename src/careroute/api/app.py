@@ -1,0 +1,282 @@
+"""The FastAPI application: intake, tasks, staff commands, queues.
+
+Errors a caller can cause come back as JSON naming the field, never a stack
+trace and never the offending value (it may be a patient's words).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from careroute import __version__
+from careroute.api.schemas import (
+    AssignBody,
+    Command,
+    ReopenBody,
+    RerouteBody,
+    ResolveBody,
+    event_json,
+    item_json,
+    queue_json,
+    task_json,
+)
+from careroute.dispatcher import Dispatcher, InvalidCommand, NotFound
+from careroute.intake.contract import InboundItemIn, describe, field_path
+from careroute.lifecycle import TransitionRefused
+from careroute.model import TAGS, URGENCIES
+from careroute.store.repository import CursorError, TaskFilter, decode_cursor, encode_cursor
+
+log = logging.getLogger("careroute.api")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyLimit:
+    """Refuse bodies over the limit with a 413 before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._refuse(send)
+                return
+        seen = 0
+        refused = False
+
+        async def limited() -> Message:
+            nonlocal seen, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    refused = True
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            if refused:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps(
+            {"error": "payload_too_large", "message": f"request body is over {self.max_bytes} bytes"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _error(status: int, error: str, message: str, problems: list[dict[str, str]] | None = None) -> JSONResponse:
+    content: dict[str, Any] = {"error": error, "message": message}
+    if problems is not None:
+        content["problems"] = problems
+    return JSONResponse(content, status_code=status)
+
+
+def create_app(dispatcher: Dispatcher, *, max_body_bytes: int = 1_000_000, max_batch_items: int = 1_000) -> FastAPI:
+    app = FastAPI(
+        title="careroute",
+        version=__version__,
+        description=(
+            "Dispatch for a medical practice's inbound work: every channel becomes one task in one queue, "
+            "classified at arrival, routed to a role queue, and every change is an event."
+        ),
+    )
+    app.state.dispatcher = dispatcher
+    store = dispatcher.store
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for e in exc.errors():
+            loc = tuple(e.get("loc", ()))
+            if loc and loc[0] in ("body", "query", "path"):
+                loc = loc[1:]
+            message = e.get("msg", "invalid")
+            if e.get("type") == "json_invalid":
+                message = "request body is not valid JSON"
+            problems.append({"field": field_path(loc), "message": message})
+        return _error(422, "invalid_request", "the request does not match the API", problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(TransitionRefused)
+    async def _refused(_request: Request, exc: TransitionRefused) -> JSONResponse:
+        return _error(409, "conflict", str(exc))
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_request: Request, exc: NotFound) -> JSONResponse:
+        return _error(404, "not_found", str(exc))
+
+    @app.exception_handler(InvalidCommand)
+    async def _bad_command(_request: Request, exc: InvalidCommand) -> JSONResponse:
+        field, _, message = str(exc).partition(": ")
+        return _error(422, "invalid_request", str(exc), [{"field": field, "message": message or str(exc)}])
+
+    @app.exception_handler(CursorError)
+    async def _bad_cursor(_request: Request, exc: CursorError) -> JSONResponse:
+        return _error(400, "invalid_request", str(exc), [{"field": "cursor", "message": str(exc)}])
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # Only the class name: messages of database errors can carry values.
+        incident = uuid.uuid4().hex[:12]
+        log.error("unhandled %s (incident %s)", type(exc).__name__, incident)
+        return _error(500, "internal_error", f"careroute could not complete this request (incident {incident})")
+
+    # -- intake ----------------------------------------------------------------
+
+    @app.post("/v1/items", status_code=201, tags=["intake"])
+    def post_item(item: InboundItemIn) -> JSONResponse:
+        """Take in one item. 201 with the new task, or 200 with the existing one when this
+        (channel, external_id) was taken in before. The item is committed before the reply."""
+        result = dispatcher.intake(item.to_item())
+        return JSONResponse(
+            {"task_id": result.task_id, "created": result.created, "decision": result.decision.to_dict()},
+            status_code=201 if result.created else 200,
+        )
+
+    @app.post("/v1/items:batch", status_code=200, tags=["intake"])
+    def post_items(payload: Annotated[Any, Body(description="a JSON array of items, or {\"items\": [...]}")]) -> Any:
+        """Take in up to 1,000 items in one transaction: all are stored, or (on any bad item) none."""
+        raw = payload.get("items") if isinstance(payload, dict) else payload
+        if not isinstance(raw, list):
+            return _error(422, "invalid_request", "expected a JSON array of items", [
+                {"field": "items", "message": "must be a list of items"}
+            ])
+        if len(raw) > max_batch_items:
+            return _error(413, "payload_too_large", f"a batch holds at most {max_batch_items} items",
+                          [{"field": "items", "message": f"{len(raw)} items; at most {max_batch_items}"}])
+        parsed, problems = [], []
+        for i, entry in enumerate(raw):
+            try:
+                parsed.append(InboundItemIn.model_validate(entry).to_item())
+            except ValidationError as exc:
+                problems.extend(describe(exc, ("items", i)))
+        if problems:
+            return _error(422, "invalid_request", "no item of the batch was stored", problems)
+        results = dispatcher.intake_batch(parsed)
+        return {
+            "results": [
+                {"task_id": r.task_id, "created": r.created, "decision": r.decision.to_dict()} for r in results
+            ]
+        }
+
+    # -- tasks -----------------------------------------------------------------
+
+    @app.get("/v1/tasks", tags=["tasks"])
+    def list_tasks(
+        queue: str | None = None,
+        status: str | None = Query(default=None, pattern="^(open|assigned|claimed|resolved)$"),
+        type: str | None = Query(default=None, pattern="^(" + "|".join(TAGS) + ")$"),
+        urgency: str | None = Query(default=None, pattern="^(" + "|".join(URGENCIES) + ")$"),
+        assignee: str | None = None,
+        cursor: str | None = None,
+        limit: int = Query(default=50, ge=1, le=500),
+    ) -> dict[str, Any]:
+        """Tasks in the order they were created, filtered; pass `next_cursor` back for the next page."""
+        after = decode_cursor(cursor) if cursor else None
+        flt = TaskFilter(queue=queue, status=status, type=type, urgency=urgency, assignee=assignee)
+        with store.read() as conn:
+            page, last = store.list_tasks(conn, flt, after_id=after, limit=limit)
+        return {"tasks": [task_json(t) for t in page], "next_cursor": encode_cursor(last) if last else None}
+
+    @app.get("/v1/tasks/{task_id}", tags=["tasks"])
+    def get_task(task_id: int) -> dict[str, Any]:
+        """The task, the items merged into it as received, and its full event timeline."""
+        task, rows, events = dispatcher.task_with_timeline(task_id)
+        return {**task_json(task), "items": [item_json(r) for r in rows], "events": [event_json(e) for e in events]}
+
+    @app.post("/v1/tasks/{task_id}/claim", tags=["commands"])
+    def claim(task_id: int, body: Command) -> dict[str, Any]:
+        return task_json(dispatcher.claim(task_id, body.actor))
+
+    @app.post("/v1/tasks/{task_id}/resolve", tags=["commands"])
+    def resolve(task_id: int, body: ResolveBody) -> dict[str, Any]:
+        return task_json(dispatcher.resolve(task_id, body.actor, body.reason))
+
+    @app.post("/v1/tasks/{task_id}/reroute", tags=["commands"])
+    def reroute(task_id: int, body: RerouteBody) -> dict[str, Any]:
+        return task_json(dispatcher.reroute(task_id, body.to_queue, body.reason, body.actor))
+
+    @app.post("/v1/tasks/{task_id}/reopen", tags=["commands"])
+    def reopen(task_id: int, body: ReopenBody) -> dict[str, Any]:
+        return task_json(dispatcher.reopen(task_id, body.actor, body.reason))
+
+    @app.post("/v1/tasks/{task_id}/assign", tags=["commands"])
+    def assign(task_id: int, body: AssignBody) -> dict[str, Any]:
+        return task_json(dispatcher.assign(task_id, body.staff, body.actor))
+
+    # -- queues, staff, health ----------------------------------------------------
+
+    @app.get("/v1/queues", tags=["queues"])
+    def queues() -> dict[str, Any]:
+        """Every queue of the rule pack with its depth, waiting count and oldest waiting age."""
+        now: datetime = dispatcher.clock()
+        with store.read() as conn:
+            summaries = store.queue_summaries(conn, dispatcher.pack.spec.queues)
+        return {"queues": [queue_json(q, now) for q in summaries], "pack_version": dispatcher.pack.version}
+
+    @app.get("/v1/staff", tags=["queues"])
+    def list_staff() -> dict[str, Any]:
+        with store.read() as conn:
+            people = store.list_staff(conn)
+            load = store.staff_load(conn)
+        return {
+            "staff": [
+                {
+                    "id": p.id,
+                    "name": p.name,
+                    "credential": p.credential,
+                    "queues": list(p.queues),
+                    "skills": list(p.skills),
+                    "max_tasks": p.max_tasks,
+                    "presence": p.presence,
+                    "load": load.get(p.id, 0),
+                }
+                for p in people
+            ]
+        }
+
+    @app.get("/healthz", tags=["health"])
+    def health() -> dict[str, Any]:
+        with store.read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return {"status": "ok", "database": store.dialect, "pack_version": dispatcher.pack.version}
+
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    return app

@@ -1,0 +1,109 @@
+"""Request and response bodies of the JSON API, and how domain values become JSON."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row
+
+from careroute.model import Event, QueueSummary, Task
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Field(min_length=1, max_length=64, description="the staff member acting")
+
+
+class ResolveBody(Command):
+    reason: str | None = Field(default=None, max_length=2_000)
+
+
+class RerouteBody(Command):
+    to_queue: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=2_000, description="why it was in the wrong queue")
+
+
+class ReopenBody(Command):
+    reason: str | None = Field(default=None, max_length=2_000)
+
+
+class AssignBody(Command):
+    staff: str = Field(min_length=1, max_length=64, description="the staff member to push the task to")
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def task_json(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "status": task.status,
+        "type": task.type,
+        "urgency": task.urgency,
+        "queue": task.queue,
+        "assignee": task.assignee,
+        "confidence": round(task.confidence, 4),
+        "channel": task.channel,
+        "external_id": task.external_id,
+        "route_rule": task.route_rule,
+        "pack_version": task.pack_version,
+        "item_count": task.item_count,
+        "created_at": iso(task.created_at),
+        "updated_at": iso(task.updated_at),
+        "first_claimed_at": iso(task.first_claimed_at),
+        "resolved_at": iso(task.resolved_at),
+        "follows_task_id": task.follows_task_id,
+    }
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "at": iso(event.at),
+        "actor": event.actor,
+        "queue": event.queue,
+        "assignee": event.assignee,
+        "rule_ids": list(event.rule_ids),
+        "reason": event.reason,
+        "data": dict(event.data),
+        "pack_version": event.pack_version,
+    }
+
+
+def item_json(row: Row[Any]) -> dict[str, Any]:
+    m = row._mapping
+    return {
+        "channel": m["channel"],
+        "external_id": m["external_id"],
+        "received_at": iso(m["received_at"]),
+        "patient": m["patient"],
+        "subject": m["subject"],
+        "body": m["body"],
+        "metadata": m["item_metadata"],
+        "classification": {
+            "type": m["type"],
+            "urgency": m["urgency"],
+            "confidence": m["confidence"],
+            "rule_ids": m["rule_ids"],
+            "reasons": m["reasons"],
+        },
+        "duplicate_of": m["duplicate_of"],
+    }
+
+
+def queue_json(q: QueueSummary, now: datetime) -> dict[str, Any]:
+    oldest = q.oldest_waiting_since
+    return {
+        "id": q.id,
+        "name": q.name,
+        "clinical": q.clinical,
+        "depth": q.depth,
+        "waiting": q.waiting,
+        "oldest_waiting_since": iso(oldest),
+        "oldest_age_seconds": int((now - oldest).total_seconds()) if oldest else None,
+        "by_urgency": dict(q.by_urgency),
+    }

@@ -1,0 +1,243 @@
+"""The `careroute` command: serve, migrate, demo, replay, eval, rules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from careroute.config import STARTER_PACK, Settings
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one clear line, exit status 2."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    overrides: dict[str, Any] = {}
+    if getattr(args, "db", None):
+        overrides["database_url"] = args.db
+    if getattr(args, "rules", None):
+        overrides["rules_path"] = Path(args.rules)
+    return Settings(**{**settings.__dict__, **overrides})
+
+
+def _load_pack(path: Path) -> Any:
+    from careroute.rules import PackError, load_pack
+
+    try:
+        return load_pack(path)
+    except PackError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _dispatcher(settings: Settings, *, migrate: bool) -> Any:
+    from sqlalchemy.exc import OperationalError
+
+    from careroute.dispatcher import Dispatcher
+    from careroute.store.repository import Store
+
+    pack = _load_pack(settings.rules_path)
+    store = Store.from_url(settings.database_url)
+    try:
+        if migrate:
+            store.migrate()
+        else:
+            _require_migrated(store)
+    except OperationalError as exc:
+        raise CliError(f"cannot open the database: {type(exc.orig).__name__}") from None
+    dispatcher = Dispatcher(store, pack)
+    dispatcher.load_pack()
+    return dispatcher
+
+
+def _require_migrated(store: Any) -> None:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from careroute.store.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(store.engine)).get_current_head()
+    with store.engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current != head:
+        raise CliError(f"the database is at schema {current or 'empty'}, not {head}: run `careroute migrate` first")
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from careroute.store.repository import Store
+
+    settings = _settings(args)
+    Store.from_url(settings.database_url).migrate()
+    print(f"database migrated to the latest schema ({_safe_url(settings.database_url)})", file=sys.stderr)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    from careroute.store.engine import normalise_url
+
+    return make_url(normalise_url(url)).render_as_string(hide_password=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from careroute.api import create_app
+
+    settings = _settings(args)
+    dispatcher = _dispatcher(settings, migrate=False)
+    app = create_app(dispatcher, max_body_bytes=settings.max_body_bytes)
+    print(
+        f"careroute serving on http://{args.host}:{args.port} (docs at /docs), "
+        f"rule pack {dispatcher.pack.spec.pack.name!r} version {dispatcher.pack.version}",
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_demo_load(args: argparse.Namespace) -> int:
+    from careroute.demo import demo_items
+
+    settings = _settings(args)
+    dispatcher = _dispatcher(settings, migrate=True)
+    results = dispatcher.intake_batch(demo_items(datetime.now(UTC)), at_received=True)
+    new = sum(r.created for r in results)
+    print(f"demo data: {new} new items, {len(results) - new} already loaded", file=sys.stderr)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from careroute.replay import replay
+
+    path = Path(args.items)
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    settings = _settings(args)
+    if not args.db:
+        settings = Settings(**{**settings.__dict__, "database_url": "sqlite://"})
+    dispatcher = _dispatcher(settings, migrate=True)
+    summary = replay(dispatcher, path, sys.stdout, sys.stderr)
+    print(summary.render(), file=sys.stderr)
+    return 0
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CliError(f"{path}, line {n}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict) or "external_id" not in row:
+                raise CliError(f"{path}, line {n}: expected an object with external_id")
+            rows.append(row)
+    return rows
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from careroute import scorecard
+
+    decisions = _read_jsonl(Path(args.decisions))
+    labels = _read_jsonl(Path(args.labels))
+    result = scorecard.score(decisions, labels)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for k, v in result.items():
+        print(f"{k:32} {v}")
+    if not args.brief:
+        print("\nconfusion matrix (type):")
+        for line in scorecard.render_matrix(scorecard.confusion_matrix(decisions, labels)):
+            print("  " + line)
+        wrong = scorecard.misses(decisions, labels)
+        print(f"\nmisses ({len(wrong)}):")
+        for m in wrong:
+            parts = [f"{f} {w['label']} -> {w['decided']}" for f, w in m["wrong"].items()]
+            print(f"  {m['external_id']}: " + "; ".join(parts))
+    return 0
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    pack = _load_pack(Path(args.path))
+    spec = pack.spec
+    print(
+        f"{args.path}: valid rule pack {spec.pack.name!r}, version {pack.version}: "
+        f"{len(spec.queues)} queues, {len(spec.routing)} routing rules, {len(spec.staff)} staff"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="careroute", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", help="database URL or SQLite path (default: $CAREROUTE_DATABASE_URL)")
+        p.add_argument("--rules", help=f"rule pack YAML (default: $CAREROUTE_RULES or {STARTER_PACK.name})")
+
+    p = sub.add_parser("serve", help="run the HTTP service")
+    common(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    common(p)
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("demo", help="demo data")
+    demo_sub = p.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
+    d = demo_sub.add_parser("load", help="load the demo items (safe to run twice)")
+    common(d)
+    d.set_defaults(func=cmd_demo_load)
+
+    p = sub.add_parser("replay", help="run a JSON Lines file of items through the dispatcher")
+    p.add_argument("items", metavar="ITEMS.jsonl")
+    p.add_argument("--db", help="database to replay into (default: a fresh in-memory one; :memory: also works)")
+    p.add_argument("--rules", help="rule pack YAML (default: the starter pack)")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("eval", help="score decisions against labels")
+    p.add_argument("decisions", metavar="DECISIONS.jsonl")
+    p.add_argument("labels", metavar="LABELS.jsonl")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.add_argument("--brief", action="store_true", help="only the figures, as ../shared/eval/score.py prints them")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("rules", help="rule packs")
+    rules_sub = p.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    r = rules_sub.add_parser("check", help="validate a rule pack and print its version")
+    r.add_argument("path", metavar="PATH")
+    r.set_defaults(func=cmd_rules_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"careroute: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `careroute replay ... | head`
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Intake adapters: every source becomes an InboundItem and goes through dispatcher.intake."""

@@ -1,0 +1,1 @@
+"""Storage: tables, engines, migrations and the repository the dispatcher writes through."""

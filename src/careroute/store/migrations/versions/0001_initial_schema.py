@@ -1,0 +1,187 @@
+"""initial schema
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-27
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0001"
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+
+    op.create_table(
+        "rule_packs",
+        sa.Column("version", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("source", sa.String(length=500), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("version", name=op.f("pk_rule_packs")),
+    )
+    op.create_table(
+        "staff",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("credential", sa.String(length=16), nullable=False),
+        sa.Column(
+            "queues",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "skills",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("max_tasks", sa.Integer(), nullable=False),
+        sa.Column("presence", sa.String(length=16), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff")),
+    )
+    op.create_table(
+        "tasks",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("type", sa.String(length=32), nullable=False),
+        sa.Column("urgency", sa.String(length=16), nullable=False),
+        sa.Column("queue", sa.String(length=64), nullable=False),
+        sa.Column("assignee", sa.String(length=64), nullable=True),
+        sa.Column("confidence", sa.Float(), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("external_id", sa.String(length=200), nullable=False),
+        sa.Column("route_rule", sa.String(length=64), nullable=False),
+        sa.Column("pack_version", sa.String(length=32), nullable=False),
+        sa.Column("item_count", sa.Integer(), nullable=False),
+        sa.Column("follows_task_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("first_claimed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tasks")),
+    )
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_tasks_assignee_status"), ["assignee", "status"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_tasks_queue_status_created_at"), ["queue", "status", "created_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_tasks_status_created_at"), ["status", "created_at"], unique=False
+        )
+
+    op.create_table(
+        "events",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("task_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.Column("queue", sa.String(length=64), nullable=True),
+        sa.Column("assignee", sa.String(length=64), nullable=True),
+        sa.Column(
+            "rule_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column(
+            "data",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("pack_version", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name=op.f("fk_events_task_id_tasks")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
+    )
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_events_kind_at"), ["kind", "at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_events_task_id_id"), ["task_id", "id"], unique=False)
+
+    op.create_table(
+        "items",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("task_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("external_id", sa.String(length=200), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_offset_min", sa.Integer(), nullable=False),
+        sa.Column(
+            "patient",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("subject", sa.Text(), nullable=True),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column(
+            "item_metadata",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("type", sa.String(length=32), nullable=False),
+        sa.Column("urgency", sa.String(length=16), nullable=False),
+        sa.Column("confidence", sa.Float(), nullable=False),
+        sa.Column(
+            "reasons",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "rule_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("duplicate_of", sa.String(length=200), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name=op.f("fk_items_task_id_tasks")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_items")),
+        sa.UniqueConstraint("channel", "external_id", name=op.f("uq_items_channel_external_id")),
+    )
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_items_task_id"), ["task_id"], unique=False)
+
+    op.create_table(
+        "patient_keys",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["item_id"], ["items.id"], name=op.f("fk_patient_keys_item_id_items")),
+    )
+    with op.batch_alter_table("patient_keys", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_patient_keys_key_received_at"), ["key", "received_at"], unique=False
+        )
+
+
+def downgrade() -> None:
+
+    with op.batch_alter_table("patient_keys", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_patient_keys_key_received_at"))
+
+    op.drop_table("patient_keys")
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_items_task_id"))
+
+    op.drop_table("items")
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_events_task_id_id"))
+        batch_op.drop_index(batch_op.f("ix_events_kind_at"))
+
+    op.drop_table("events")
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_tasks_status_created_at"))
+        batch_op.drop_index(batch_op.f("ix_tasks_queue_status_created_at"))
+        batch_op.drop_index(batch_op.f("ix_tasks_assignee_status"))
+
+    op.drop_table("tasks")
+    op.drop_table("staff")
+    op.drop_table("rule_packs")

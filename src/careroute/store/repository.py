@@ -1,0 +1,282 @@
+"""The one port the dispatcher writes and reads through.
+
+Every method takes an open connection so that the dispatcher decides the
+transaction: an item, its task and its events are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, and_, case, func, insert, select, update
+
+from careroute.model import Event, QueueSummary, Staff, Task
+from careroute.store.engine import make_engine
+from careroute.store.migrate import upgrade
+from careroute.store.tables import events, items, patient_keys, rule_packs, staff, tasks
+
+TASK_COLUMNS = [c for c in tasks.c]
+UNRESOLVED = ("open", "assigned", "claimed")
+
+
+class CursorError(ValueError):
+    """A pagination cursor that this server did not hand out."""
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    queue: str | None = None
+    status: str | None = None
+    type: str | None = None
+    urgency: str | None = None
+    assignee: str | None = None
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"t:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = raw.partition(":")
+        if prefix != "t":
+            raise ValueError
+        return int(value)
+    except (ValueError, UnicodeDecodeError):
+        raise CursorError("cursor is not one this server handed out") from None
+
+
+def row_to_task(row: Row[Any] | Mapping[str, Any]) -> Task:
+    m = row._mapping if isinstance(row, Row) else row
+    return Task(**{c.name: m[c.name] for c in TASK_COLUMNS})
+
+
+def row_to_event(row: Row[Any]) -> Event:
+    m = row._mapping
+    return Event(
+        id=m["id"],
+        task_id=m["task_id"],
+        kind=m["kind"],
+        at=m["at"],
+        actor=m["actor"],
+        queue=m["queue"],
+        assignee=m["assignee"],
+        rule_ids=tuple(m["rule_ids"] or ()),
+        reason=m["reason"],
+        data=m["data"] or {},
+        pack_version=m["pack_version"],
+    )
+
+
+class Store:
+    """Engine, transactions and queries."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        return cls(make_engine(url))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> None:
+        upgrade(self.engine)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction (SQLite: BEGIN IMMEDIATE, so writers queue rather than fail)."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(careroute_readonly=True)
+            with conn.begin():
+                yield conn
+
+    # -- items and tasks -------------------------------------------------
+
+    def find_item(self, conn: Connection, channel: str, external_id: str) -> Row[Any] | None:
+        return conn.execute(
+            select(items).where(items.c.channel == channel, items.c.external_id == external_id)
+        ).first()
+
+    def items_by_id(self, conn: Connection, ids: Sequence[int]) -> list[Row[Any]]:
+        if not ids:
+            return []
+        return list(conn.execute(select(items).where(items.c.id.in_(ids))))
+
+    def insert_task(self, conn: Connection, values: Mapping[str, Any]) -> int:
+        result = conn.execute(insert(tasks).values(**values).returning(tasks.c.id))
+        return int(result.scalar_one())
+
+    def insert_item(self, conn: Connection, values: Mapping[str, Any]) -> int:
+        result = conn.execute(insert(items).values(**values).returning(items.c.id))
+        return int(result.scalar_one())
+
+    def append_events(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            conn.execute(insert(events), list(rows))
+
+    def add_patient_keys(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            conn.execute(insert(patient_keys), list(rows))
+
+    def items_with_keys(
+        self, conn: Connection, keys: Iterable[str], since: datetime, limit: int = 200
+    ) -> list[Row[Any]]:
+        """Items whose patient shares any of these identity keys, received since `since`."""
+        keys = list(keys)
+        if not keys:
+            return []
+        ids = (
+            select(patient_keys.c.item_id)
+            .where(patient_keys.c.key.in_(keys), patient_keys.c.received_at >= since)
+            .distinct()
+            .limit(limit)
+        )
+        return list(conn.execute(select(items).where(items.c.id.in_(ids)).order_by(items.c.id)))
+
+    def get_task(self, conn: Connection, task_id: int, *, for_update: bool = False) -> Task | None:
+        query = select(tasks).where(tasks.c.id == task_id)
+        if for_update and self.dialect == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        return row_to_task(row) if row else None
+
+    def tasks_by_id(self, conn: Connection, ids: Sequence[int]) -> dict[int, Task]:
+        if not ids:
+            return {}
+        return {r.id: row_to_task(r) for r in conn.execute(select(tasks).where(tasks.c.id.in_(ids)))}
+
+    def update_task(self, conn: Connection, task_id: int, values: Mapping[str, Any]) -> None:
+        conn.execute(update(tasks).where(tasks.c.id == task_id).values(**values))
+
+    def task_items(self, conn: Connection, task_id: int) -> list[Row[Any]]:
+        return list(conn.execute(select(items).where(items.c.task_id == task_id).order_by(items.c.id)))
+
+    def task_events(self, conn: Connection, task_id: int) -> list[Event]:
+        rows = conn.execute(select(events).where(events.c.task_id == task_id).order_by(events.c.id))
+        return [row_to_event(r) for r in rows]
+
+    def list_tasks(
+        self, conn: Connection, flt: TaskFilter, *, after_id: int | None, limit: int
+    ) -> tuple[list[Task], int | None]:
+        """A page of tasks in id order and the id to continue after (None on the last page)."""
+        query = select(tasks).order_by(tasks.c.id).limit(limit + 1)
+        for name in ("queue", "status", "type", "urgency", "assignee"):
+            value = getattr(flt, name)
+            if value is not None:
+                query = query.where(tasks.c[name] == value)
+        if after_id is not None:
+            query = query.where(tasks.c.id > after_id)
+        rows = list(conn.execute(query))
+        page = [row_to_task(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return page, (page[-1].id if more and page else None)
+
+    def queue_summaries(self, conn: Connection, queues: Sequence[Any]) -> list[QueueSummary]:
+        """Depth, waiting count, oldest wait and urgency mix per queue, in one grouped query."""
+        waiting = tasks.c.status.in_(("open", "assigned"))
+        query = (
+            select(
+                tasks.c.queue,
+                func.count().label("depth"),
+                func.sum(case((waiting, 1), else_=0)).label("waiting"),
+                func.min(case((waiting, tasks.c.created_at), else_=None)).label("oldest"),
+                func.sum(case((tasks.c.urgency == "emergent", 1), else_=0)).label("emergent"),
+                func.sum(case((tasks.c.urgency == "urgent", 1), else_=0)).label("urgent"),
+            )
+            .where(tasks.c.status.in_(UNRESOLVED))
+            .group_by(tasks.c.queue)
+        )
+        stats = {r.queue: r for r in conn.execute(query)}
+        out = []
+        for q in queues:
+            r = stats.get(q.id)
+            oldest = None
+            if r is not None and r.oldest is not None:
+                oldest = tasks.c.created_at.type.process_result_value(r.oldest, self.engine.dialect)
+            depth = int(r.depth) if r else 0
+            emergent = int(r.emergent or 0) if r else 0
+            urgent = int(r.urgent or 0) if r else 0
+            out.append(
+                QueueSummary(
+                    id=q.id,
+                    name=q.name,
+                    clinical=q.clinical,
+                    depth=depth,
+                    waiting=int(r.waiting or 0) if r else 0,
+                    oldest_waiting_since=oldest,
+                    by_urgency={"emergent": emergent, "urgent": urgent, "routine": depth - emergent - urgent},
+                )
+            )
+        return out
+
+    # -- rule packs and staff ----------------------------------------------
+
+    def record_pack(self, conn: Connection, version: str, name: str, source: str, text: str, at: datetime) -> bool:
+        """Remember a pack version the first time it is used; True when it was new."""
+        if conn.execute(select(rule_packs.c.version).where(rule_packs.c.version == version)).first():
+            return False
+        conn.execute(
+            insert(rule_packs).values(version=version, name=name, source=source, text=text, loaded_at=at)
+        )
+        return True
+
+    def sync_staff(self, conn: Connection, people: Sequence[Staff], at: datetime) -> None:
+        """Make the staff table hold the pack's people; presence set live is kept."""
+        existing = {r.id: r for r in conn.execute(select(staff))}
+        for p in people:
+            values = {
+                "name": p.name,
+                "credential": p.credential,
+                "queues": list(p.queues),
+                "skills": list(p.skills),
+                "max_tasks": p.max_tasks,
+                "active": True,
+                "updated_at": at,
+            }
+            if p.id in existing:
+                conn.execute(update(staff).where(staff.c.id == p.id).values(**values))
+            else:
+                conn.execute(insert(staff).values(id=p.id, presence="available", **values))
+        gone = set(existing) - {p.id for p in people}
+        if gone:
+            conn.execute(update(staff).where(staff.c.id.in_(gone)).values(active=False, updated_at=at))
+
+    def list_staff(self, conn: Connection, *, active_only: bool = True) -> list[Staff]:
+        query = select(staff).order_by(staff.c.id)
+        if active_only:
+            query = query.where(staff.c.active.is_(True))
+        return [
+            Staff(
+                id=r.id,
+                name=r.name,
+                credential=r.credential,
+                queues=tuple(r.queues),
+                skills=tuple(r.skills),
+                max_tasks=r.max_tasks,
+                presence=r.presence,
+            )
+            for r in conn.execute(query)
+        ]
+
+    def staff_load(self, conn: Connection) -> dict[str, int]:
+        """Unresolved tasks held by each person."""
+        query = (
+            select(tasks.c.assignee, func.count())
+            .where(and_(tasks.c.assignee.is_not(None), tasks.c.status.in_(("assigned", "claimed"))))
+            .group_by(tasks.c.assignee)
+        )
+        return {a: int(n) for a, n in conn.execute(query)}

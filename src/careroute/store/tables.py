@@ -1,0 +1,165 @@
+"""The store's tables (SQLAlchemy Core). Alembic migrations must match these.
+
+`events` is the truth: an append-only log of every change to a task. `tasks`
+is a projection of it, written in the same transaction. `items` keeps each
+inbound item as received (PHI: bodies and patient fields live only here).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which keeps no offset) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware one")
+        value = value.astimezone(UTC)
+        # SQLite stores text: keep it naive UTC so that comparisons sort correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType: Any = JSON().with_variant(JSONB(), "postgresql")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("status", String(16), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("queue", String(64), nullable=False),
+    Column("assignee", String(64), nullable=True),
+    Column("confidence", Float, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("route_rule", String(64), nullable=False),
+    Column("pack_version", String(32), nullable=False),
+    Column("item_count", Integer, nullable=False, default=1),
+    Column("follows_task_id", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("first_claimed_at", UTCDateTime, nullable=True),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Index(None, "queue", "status", "created_at"),
+    Index(None, "status", "created_at"),
+    Index(None, "assignee", "status"),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", Integer, ForeignKey("tasks.id"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("received_offset_min", Integer, nullable=False, default=0),
+    Column("patient", JSONType, nullable=False),
+    Column("subject", Text, nullable=True),
+    Column("body", Text, nullable=False),
+    Column("item_metadata", JSONType, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("reasons", JSONType, nullable=False),
+    Column("rule_ids", JSONType, nullable=False),
+    Column("duplicate_of", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("channel", "external_id"),
+    Index(None, "task_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", Integer, ForeignKey("tasks.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("queue", String(64), nullable=True),
+    Column("assignee", String(64), nullable=True),
+    Column("rule_ids", JSONType, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("data", JSONType, nullable=False),
+    Column("pack_version", String(32), nullable=True),
+    Index(None, "task_id", "id"),
+    Index(None, "kind", "at"),
+)
+
+#: Identity keys of each item's patient (MRN, phone, name and date of birth), so that
+#: duplicate detection fetches its candidates by key instead of scanning tasks.
+patient_keys = Table(
+    "patient_keys",
+    metadata,
+    Column("key", String(200), nullable=False),
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index(None, "key", "received_at"),
+)
+
+rule_packs = Table(
+    "rule_packs",
+    metadata,
+    Column("version", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("source", String(500), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("loaded_at", UTCDateTime, nullable=False),
+)
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("credential", String(16), nullable=False),
+    Column("queues", JSONType, nullable=False),
+    Column("skills", JSONType, nullable=False),
+    Column("max_tasks", Integer, nullable=False),
+    Column("presence", String(16), nullable=False, default="available"),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
