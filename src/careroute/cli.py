@@ -66,7 +66,9 @@ def _require_migrated(store: Any) -> None:
     with store.engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     if current != head:
-        raise CliError(f"the database is at schema {current or 'empty'}, not {head}: run `careroute migrate` first")
+        raise CliError(
+            f"the database is at schema {current or 'empty'}, not {head}: run `careroute migrate` first"
+        )
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -207,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("replay", help="run a JSON Lines file of items through the dispatcher")
     p.add_argument("items", metavar="ITEMS.jsonl")
-    p.add_argument("--db", help="database to replay into (default: a fresh in-memory one; :memory: also works)")
+    p.add_argument(
+        "--db", help="database to replay into (default: a fresh in-memory one; :memory: also works)"
+    )
     p.add_argument("--rules", help="rule pack YAML (default: the starter pack)")
     p.set_defaults(func=cmd_replay)
 
@@ -215,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("decisions", metavar="DECISIONS.jsonl")
     p.add_argument("labels", metavar="LABELS.jsonl")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    p.add_argument("--brief", action="store_true", help="only the figures, as ../shared/eval/score.py prints them")
+    p.add_argument(
+        "--brief", action="store_true", help="only the figures, as ../shared/eval/score.py prints them"
+    )
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("rules", help="rule packs")

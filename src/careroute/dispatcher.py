@@ -8,19 +8,33 @@ side effects belong after commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from careroute import lifecycle
+from careroute.assignment import URGENCY_RANK, Person, Requirements, WaitingTask, allowed, plan
 from careroute.model import Classification, Decision, Event, InboundItem, Staff, Task
+from careroute.presence import LIVE_STATES, effective_presence
 from careroute.routing import choose_queue
 from careroute.rules.loader import LoadedPack
 from careroute.store.repository import Store
+
+#: How many waiting tasks per queue one push looks at: enough to fill every free
+#: slot of a practice's staff, bounded so that a push never scans a whole backlog.
+PUSH_SCAN = 200
+
+#: Claim targets until the pack's SLA section says otherwise (practice benchmarks).
+DEFAULT_CLAIM_TARGET = {
+    "emergent": timedelta(minutes=5),
+    "urgent": timedelta(minutes=30),
+    "routine": timedelta(hours=4),
+}
 
 Clock = Callable[[], datetime]
 Classifier = Callable[[InboundItem], Classification]
@@ -49,10 +63,28 @@ class InvalidCommand(ValueError):
 
 
 @dataclass(frozen=True)
+class Assignment:
+    task_id: int
+    staff_id: str
+    queue: str
+
+
+@dataclass(frozen=True)
 class IntakeResult:
     task_id: int
     created: bool  # False when this (channel, external_id) was already taken in
     decision: Decision
+
+
+def pack_is_open(pack: LoadedPack) -> Callable[[datetime], bool]:
+    """Whether the practice is open at a moment, by the pack's business calendar."""
+    zone = ZoneInfo(pack.spec.pack.timezone)
+
+    def is_open(at: datetime) -> bool:
+        local = at.astimezone(zone)
+        return local.weekday() < 5 and 8 <= local.hour < 17
+
+    return is_open
 
 
 def pack_classifier(pack: LoadedPack) -> Classifier:
@@ -73,11 +105,21 @@ class Dispatcher:
         pack: LoadedPack,
         clock: Clock = system_clock,
         classifier: Classifier | None = None,
+        is_open: Callable[[datetime], bool] | None = None,
     ) -> None:
         self.store = store
         self.pack = pack
         self.clock = clock
         self.classifier = classifier or pack_classifier(pack)
+        spec = pack.spec
+        self.zone = ZoneInfo(spec.pack.timezone)
+        self.is_open = is_open or pack_is_open(pack)
+        self.shifts = {p.id: p.shifts for p in spec.staff}
+        self.requirements = Requirements(
+            queue_credentials={q.id: frozenset(q.requires) for q in spec.queues if q.requires},
+            type_credentials={t: frozenset(s.requires) for t, s in spec.tags.items() if s.requires},
+        )
+        self.reroute_codes = {r.code for r in spec.reroute_reasons}
 
     # -- start-up ------------------------------------------------------------
 
@@ -85,7 +127,8 @@ class Dispatcher:
         """Record the pack version and make the staff table match its people."""
         spec = self.pack.spec
         people = [
-            Staff(p.id, p.name, p.credential, tuple(p.queues), tuple(p.skills), p.max_tasks) for p in spec.staff
+            Staff(p.id, p.name, p.credential, tuple(p.queues), tuple(p.skills), p.capacity, dict(p.queue_capacity))
+            for p in spec.staff
         ]
         now = self.clock()
         with self.store.write() as conn:
@@ -107,32 +150,44 @@ class Dispatcher:
         # Classification is pure CPU work: do it before taking the write lock.
         classified = [(item, self.classifier(item)) for item in batch]
         try:
-            with self.store.write() as conn:
-                return [self._intake_one(conn, item, c, at_received) for item, c in classified]
+            return self._intake_classified(classified, at_received)
         except IntegrityError:
             # Another writer took in the same (channel, external_id) between our
             # check and our insert (PostgreSQL, concurrent requests). Nothing of
             # this transaction was kept; run it again and the check now sees it.
-            with self.store.write() as conn:
-                return [self._intake_one(conn, item, c, at_received) for item, c in classified]
+            return self._intake_classified(classified, at_received)
 
-    def _intake_one(
-        self, conn: Connection, item: InboundItem, c: Classification, at_received: bool
-    ) -> IntakeResult:
+    def _intake_classified(
+        self, classified: Sequence[tuple[InboundItem, Classification]], at_received: bool
+    ) -> list[IntakeResult]:
+        with self.store.write() as conn:
+            self.store.lock_assignment(conn)
+            results = [self._intake_one(conn, item, c, at_received) for item, c in classified]
+            created_queues = {r.decision.queue for r in results if r.created}
+            if created_queues:
+                now = classified[-1][0].received_at if at_received else self.clock()
+                self._push(conn, now, created_queues)
+            return results
+
+    def _intake_one(self, conn: Connection, item: InboundItem, c: Classification, at_received: bool) -> IntakeResult:
         existing = self.store.find_item(conn, item.channel, item.external_id)
         if existing is not None:
             return self._existing_result(conn, existing)
         now = item.received_at if at_received else self.clock()
         pack = self.pack
-        choice = choose_queue(item, c, pack.spec)
+        choice = choose_queue(item, c, pack.spec, open_now=self.is_open(now))
         task_id = self.store.insert_task(
             conn,
             {
                 "status": "open",
                 "type": c.type,
                 "urgency": c.urgency,
+                "urgency_rank": URGENCY_RANK[c.urgency],
                 "queue": choice.queue,
                 "assignee": None,
+                "effort": pack.spec.tags[c.type].effort,
+                "skills": list(choice.skills),
+                "pilot_arm": choice.pilot_arm,
                 "confidence": c.confidence,
                 "channel": item.channel,
                 "external_id": item.external_id,
@@ -141,9 +196,11 @@ class Dispatcher:
                 "item_count": 1,
                 "created_at": now,
                 "updated_at": now,
+                "due_at": self.claim_due(c.type, c.urgency, now),
             },
         )
-        item_id = self.store.insert_item(conn, self._item_row(item, c, task_id, None, now))
+        reasons = (*c.reasons, f"{choice.rule_id}: {choice.description}")
+        item_id = self.store.insert_item(conn, self._item_row(item, c, reasons, task_id, None, now))
         base = {"task_id": task_id, "at": now, "actor": "careroute", "pack_version": pack.version}
         self.store.append_events(
             conn,
@@ -178,7 +235,7 @@ class Dispatcher:
                     "assignee": None,
                     "rule_ids": [choice.rule_id],
                     "reason": choice.description,
-                    "data": {},
+                    "data": {"pilot_arm": choice.pilot_arm} if choice.pilot_arm else {},
                 },
             ],
         )
@@ -189,13 +246,18 @@ class Dispatcher:
             queue=choice.queue,
             duplicate_of=None,
             confidence=c.confidence,
-            reasons=(*c.reasons, f"{choice.rule_id}: {choice.description}"),
+            reasons=reasons,
         )
         return IntakeResult(task_id, True, decision)
 
     @staticmethod
     def _item_row(
-        item: InboundItem, c: Classification, task_id: int, duplicate_of: str | None, now: datetime
+        item: InboundItem,
+        c: Classification,
+        reasons: Sequence[str],
+        task_id: int,
+        duplicate_of: str | None,
+        now: datetime,
     ) -> dict[str, Any]:
         offset = item.received_at.utcoffset()
         return {
@@ -211,7 +273,7 @@ class Dispatcher:
             "type": c.type,
             "urgency": c.urgency,
             "confidence": c.confidence,
-            "reasons": list(c.reasons),
+            "reasons": list(reasons),
             "rule_ids": list(c.rule_ids),
             "duplicate_of": duplicate_of,
             "created_at": now,
@@ -239,21 +301,27 @@ class Dispatcher:
     def resolve(self, task_id: int, actor: str, reason: str | None = None) -> Task:
         return self._command(task_id, "resolve", actor=actor, reason=reason)
 
-    def reroute(self, task_id: int, to_queue: str, reason: str, actor: str) -> Task:
+    def reroute(
+        self, task_id: int, to_queue: str, reason: str | None, actor: str, reason_code: str | None = None
+    ) -> Task:
         if to_queue not in self.pack.queue_ids:
             raise InvalidCommand(f"to_queue: unknown queue {to_queue!r}")
-        if not reason or not reason.strip():
+        text = (reason or "").strip() or None
+        if self.reroute_codes:
+            if reason_code is None:
+                raise InvalidCommand(f"reason_code: a reroute needs one of: {', '.join(sorted(self.reroute_codes))}")
+            if reason_code not in self.reroute_codes:
+                raise InvalidCommand(f"reason_code: {reason_code!r} is not one of the pack's reroute reasons")
+        elif text is None:
             raise InvalidCommand("reason: a reroute needs a reason, so the rule that misrouted can be found")
-        return self._command(task_id, "reroute", actor=actor, to_queue=to_queue, reason=reason.strip())
+        return self._command(
+            task_id, "reroute", actor=actor, to_queue=to_queue, reason=text, extra={"reason_code": reason_code}
+        )
 
     def reopen(self, task_id: int, actor: str, reason: str | None = None) -> Task:
         return self._command(task_id, "reopen", actor=actor, reason=reason)
 
     def assign(self, task_id: int, to_staff: str, actor: str) -> Task:
-        with self.store.read() as conn:
-            known = {s.id for s in self.store.list_staff(conn)}
-        if to_staff not in known:
-            raise InvalidCommand(f"staff: unknown staff member {to_staff!r}")
         return self._command(task_id, "assign", actor=actor, to_staff=to_staff)
 
     def _command(
@@ -265,14 +333,20 @@ class Dispatcher:
         reason: str | None = None,
         to_queue: str | None = None,
         to_staff: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Task:
         with self.store.write() as conn:
+            self.store.lock_assignment(conn)
             task = self.store.get_task(conn, task_id, for_update=True)
             if task is None:
                 raise NotFound(f"no task {task_id}")
             state = lifecycle.TaskState(task.status, task.queue, task.assignee)
             outcome = lifecycle.apply(state, command, actor=actor, to_queue=to_queue, to_staff=to_staff)
             now = self.clock()
+            # Whoever ends up holding the task must be allowed to and have room for it.
+            taker = outcome.assignee if outcome.status in ("assigned", "claimed") else None
+            if taker is not None and taker != task.assignee:
+                self._check_room(conn, task, taker, now)
             values: dict[str, Any] = {
                 "status": outcome.status,
                 "queue": outcome.queue,
@@ -281,37 +355,247 @@ class Dispatcher:
             }
             if outcome.event == "claimed" and task.first_claimed_at is None:
                 values["first_claimed_at"] = now
+            if outcome.event == "assigned":
+                values["assigned_at"] = now
             if outcome.event == "resolved":
                 values["resolved_at"] = now
             if outcome.event == "reopened":
                 values["resolved_at"] = None
             self.store.update_task(conn, task_id, values)
-            data: dict[str, Any] = {"from_status": task.status}
+            data: dict[str, Any] = {"from_status": task.status, **{k: v for k, v in (extra or {}).items() if v}}
             if outcome.queue != task.queue:
                 data["from_queue"] = task.queue
             if task.assignee != outcome.assignee:
                 data["from_assignee"] = task.assignee
-            self.store.append_events(
+            self._event(
                 conn,
-                [
-                    {
-                        "task_id": task_id,
-                        "kind": outcome.event,
-                        "at": now,
-                        "actor": actor,
-                        "queue": outcome.queue,
-                        "assignee": outcome.assignee,
-                        # A reroute names the rule that made the original choice, so misfires can be found.
-                        "rule_ids": [task.route_rule] if outcome.event == "rerouted" else [],
-                        "reason": reason,
-                        "data": data,
-                        "pack_version": self.pack.version,
-                    }
-                ],
+                task_id,
+                outcome.event,
+                now,
+                actor,
+                queue=outcome.queue,
+                assignee=outcome.assignee,
+                # A reroute names the rule that made the original choice, so misfires can be found.
+                rule_ids=[task.route_rule] if outcome.event == "rerouted" else [],
+                reason=reason,
+                data=data,
             )
+            if taker is not None:
+                self.store.mark_busy_since(conn, taker, now)
+            # Capacity freed or a task entered a queue: push what waits.
+            self._push(conn, now, {task.queue, outcome.queue})
             updated = self.store.get_task(conn, task_id)
             assert updated is not None
             return updated
+
+    def _check_room(self, conn: Connection, task: Task, staff_id: str, now: datetime) -> None:
+        people = {p.id: p for p in self._people(conn, now)}
+        person = people.get(staff_id)
+        if person is None:
+            raise InvalidCommand(f"staff: unknown staff member {staff_id!r}")
+        waiting = self._waiting(task)
+        if not allowed(person, waiting, self.requirements):
+            raise lifecycle.TransitionRefused(
+                f"{staff_id} ({person.credential}) may not take {task.type} tasks in queue {task.queue}"
+            )
+        if person.room(task.queue) < task.effort:
+            raise lifecycle.TransitionRefused(
+                f"{staff_id} is at capacity ({person.load} of {person.capacity} effort units; "
+                f"this task weighs {task.effort})"
+            )
+
+    def _event(
+        self,
+        conn: Connection,
+        task_id: int,
+        kind: str,
+        at: datetime,
+        actor: str,
+        *,
+        queue: str | None = None,
+        assignee: str | None = None,
+        rule_ids: Iterable[str] = (),
+        reason: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        self.store.append_events(
+            conn,
+            [
+                {
+                    "task_id": task_id,
+                    "kind": kind,
+                    "at": at,
+                    "actor": actor,
+                    "queue": queue,
+                    "assignee": assignee,
+                    "rule_ids": list(rule_ids),
+                    "reason": reason,
+                    "data": data or {},
+                    "pack_version": self.pack.version,
+                }
+            ],
+        )
+
+    # -- capacity: who holds what ----------------------------------------------
+
+    def claim_due(self, type: str, urgency: str, created_at: datetime) -> datetime:
+        """When a task should be claimed by; orders waiting tasks of the same urgency."""
+        return created_at + DEFAULT_CLAIM_TARGET[urgency]
+
+    @staticmethod
+    def _waiting(task: Task) -> WaitingTask:
+        return WaitingTask(
+            id=task.id,
+            queue=task.queue,
+            type=task.type,
+            urgency=task.urgency,
+            effort=task.effort,
+            created_at=task.created_at,
+            due_at=task.due_at,
+            skills=task.skills,
+        )
+
+    def _people(self, conn: Connection, now: datetime) -> list[Person]:
+        loads = self.store.staff_load(conn)
+        people = []
+        for staff, idle_since in self.store.staff_with_idle(conn):
+            held = loads.get(staff.id, {})
+            people.append(
+                Person(
+                    id=staff.id,
+                    credential=staff.credential,
+                    queues=frozenset(staff.queues),
+                    skills=frozenset(staff.skills),
+                    capacity=staff.capacity,
+                    presence=effective_presence(staff.presence, self.shifts.get(staff.id, []), now, self.zone),
+                    load=sum(held.values()),
+                    queue_capacity=dict(staff.queue_capacity),
+                    queue_load=held,
+                    idle_since=idle_since,
+                )
+            )
+        return people
+
+    def _push(self, conn: Connection, now: datetime, queues: Iterable[str] | None = None) -> list[Assignment]:
+        """Push waiting tasks of these queues (all when None) to people with room, in priority order."""
+        people = self._people(conn, now)
+        free = [p for p in people if p.presence == "available" and p.load < p.capacity]
+        if not free:
+            return []
+        served = set().union(*(p.queues for p in free))
+        scan = served if queues is None else served & set(queues)
+        waiting = [self._waiting(t) for q in sorted(scan) for t in self.store.waiting_in_queue(conn, q, PUSH_SCAN)]
+        done = []
+        for task, person in plan(waiting, people, self.requirements, now):
+            changed = self.store.set_task_if(
+                conn,
+                task.id,
+                "open",
+                {"status": "assigned", "assignee": person.id, "assigned_at": now, "updated_at": now},
+            )
+            if not changed:  # taken meanwhile: leave it
+                continue
+            self.store.mark_busy_since(conn, person.id, now)
+            self._event(
+                conn,
+                task.id,
+                "assigned",
+                now,
+                "careroute",
+                queue=task.queue,
+                assignee=person.id,
+                rule_ids=["assign.least_loaded"],
+                reason="pushed to the eligible person with the lowest load",
+                data={"load_before": person.load, "capacity": person.capacity, "effort": task.effort},
+            )
+            done.append(Assignment(task.id, person.id, task.queue))
+        return done
+
+    def _return_unavailable(self, conn: Connection, now: datetime, people: Sequence[Person]) -> list[int]:
+        """Unclaimed tasks held by people who are away or off shift go back to their queue."""
+        gone = {p.id: p.presence for p in people if p.presence != "available"}
+        returned = []
+        for task in self.store.held_unclaimed(conn, sorted(gone)):
+            if not self.store.set_task_if(
+                conn, task.id, "assigned", {"status": "open", "assignee": None, "updated_at": now}
+            ):
+                continue
+            self._event(
+                conn,
+                task.id,
+                "returned",
+                now,
+                "careroute",
+                queue=task.queue,
+                rule_ids=["assign.return_unavailable"],
+                reason=f"{task.assignee} is {gone[task.assignee or ''].replace('_', ' ')}",
+                data={"from_assignee": task.assignee},
+            )
+            returned.append(task.id)
+        return returned
+
+    def tick(self) -> tuple[list[int], list[Assignment]]:
+        """Follow the shift schedule: return tasks of people who left, push to people who came.
+
+        Run by the scheduler every few seconds, and by simulations at each step.
+        """
+        now = self.clock()
+        with self.store.write() as conn:
+            self.store.lock_assignment(conn)
+            returned = self._return_unavailable(conn, now, self._people(conn, now))
+            return returned, self._push(conn, now)
+
+    def set_presence(self, staff_id: str, presence: str) -> tuple[list[int], list[Assignment]]:
+        """A live presence change; tasks of someone who steps away are pushed to others."""
+        if presence not in LIVE_STATES:
+            raise InvalidCommand(f"presence: must be one of {', '.join(LIVE_STATES)}")
+        now = self.clock()
+        with self.store.write() as conn:
+            self.store.lock_assignment(conn)
+            if not self.store.set_presence(conn, staff_id, presence, now):
+                raise NotFound(f"no staff member {staff_id}")
+            returned = self._return_unavailable(conn, now, self._people(conn, now))
+            return returned, self._push(conn, now)
+
+    def next_task(self, staff_id: str) -> Task | None:
+        """Pull: claim the best waiting task this person may take and has room for (None when there is none)."""
+        now = self.clock()
+        with self.store.write() as conn:
+            self.store.lock_assignment(conn)
+            person = next((p for p in self._people(conn, now) if p.id == staff_id), None)
+            if person is None:
+                raise NotFound(f"no staff member {staff_id}")
+            candidates = [
+                self._waiting(t) for q in sorted(person.queues) for t in self.store.waiting_in_queue(conn, q, PUSH_SCAN)
+            ]
+            for task in sorted(candidates, key=lambda t: t.priority):
+                if not allowed(person, task, self.requirements) or person.room(task.queue) < task.effort:
+                    continue
+                values = {"status": "claimed", "assignee": staff_id, "updated_at": now, "first_claimed_at": now}
+                if not self.store.set_task_if(conn, task.id, "open", values):
+                    continue
+                self.store.mark_busy_since(conn, staff_id, now)
+                self._event(
+                    conn,
+                    task.id,
+                    "claimed",
+                    now,
+                    staff_id,
+                    queue=task.queue,
+                    assignee=staff_id,
+                    rule_ids=["assign.pull"],
+                    reason="pulled as the next task",
+                    data={"from_status": "open"},
+                )
+                return self.store.get_task(conn, task.id)
+            return None
+
+    def people(self) -> list[tuple[Staff, Person]]:
+        """Staff with their presence and load as the router sees them now."""
+        now = self.clock()
+        with self.store.read() as conn:
+            staff = {s.id: s for s in self.store.list_staff(conn)}
+            return [(staff[p.id], p) for p in self._people(conn, now)]
 
     # -- reads ---------------------------------------------------------------
 

@@ -53,7 +53,11 @@ class Patient:
     phone: str | None = None
 
     def to_dict(self) -> dict[str, str]:
-        return {k: v for k, v in (("mrn", self.mrn), ("name", self.name), ("dob", self.dob), ("phone", self.phone)) if v}
+        return {
+            k: v
+            for k, v in (("mrn", self.mrn), ("name", self.name), ("dob", self.dob), ("phone", self.phone))
+            if v
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +165,12 @@ class Task:
     item_count: int
     created_at: datetime
     updated_at: datetime
+    due_at: datetime
+    urgency_rank: int = 2
+    effort: int = 1
+    skills: tuple[str, ...] = ()
+    pilot_arm: str | None = None
+    assigned_at: datetime | None = None
     first_claimed_at: datetime | None = None
     resolved_at: datetime | None = None
     follows_task_id: int | None = None
@@ -205,5 +215,6 @@ class Staff:
     credential: str
     queues: tuple[str, ...]
     skills: tuple[str, ...] = ()
-    max_tasks: int = 10
-    presence: str = "available"
+    capacity: int = 10  # effort units held at once, over all queues
+    queue_capacity: Mapping[str, int] = field(default_factory=dict)
+    presence: str = "available"  # live state; the shift schedule decides whether `available` is on shift

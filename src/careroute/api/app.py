@@ -23,6 +23,7 @@ from careroute import __version__
 from careroute.api.schemas import (
     AssignBody,
     Command,
+    PresenceBody,
     ReopenBody,
     RerouteBody,
     ResolveBody,
@@ -47,38 +48,49 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class BodyLimit:
-    """Refuse bodies over the limit with a 413 before they are read into memory."""
+    """Refuse bodies over the limit with a 413, whether or not the client sent a Content-Length.
+
+    The body is read here (it is at most `max_bytes`) and handed on to the app,
+    so a chunked upload that grows past the limit is stopped before any parsing.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await self._refuse(send)
                 return
-        seen = 0
-        refused = False
-
-        async def limited() -> Message:
-            nonlocal seen, refused
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    refused = True
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            if refused:
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
                 await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
@@ -92,10 +104,6 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _error(status: int, error: str, message: str, problems: list[dict[str, str]] | None = None) -> JSONResponse:
@@ -171,16 +179,25 @@ def create_app(dispatcher: Dispatcher, *, max_body_bytes: int = 1_000_000, max_b
         )
 
     @app.post("/v1/items:batch", status_code=200, tags=["intake"])
-    def post_items(payload: Annotated[Any, Body(description="a JSON array of items, or {\"items\": [...]}")]) -> Any:
+    def post_items(
+        payload: Annotated[Any, Body(description='a JSON array of items, or {"items": [...]}')],
+    ) -> Any:
         """Take in up to 1,000 items in one transaction: all are stored, or (on any bad item) none."""
         raw = payload.get("items") if isinstance(payload, dict) else payload
         if not isinstance(raw, list):
-            return _error(422, "invalid_request", "expected a JSON array of items", [
-                {"field": "items", "message": "must be a list of items"}
-            ])
+            return _error(
+                422,
+                "invalid_request",
+                "expected a JSON array of items",
+                [{"field": "items", "message": "must be a list of items"}],
+            )
         if len(raw) > max_batch_items:
-            return _error(413, "payload_too_large", f"a batch holds at most {max_batch_items} items",
-                          [{"field": "items", "message": f"{len(raw)} items; at most {max_batch_items}"}])
+            return _error(
+                413,
+                "payload_too_large",
+                f"a batch holds at most {max_batch_items} items",
+                [{"field": "items", "message": f"{len(raw)} items; at most {max_batch_items}"}],
+            )
         parsed, problems = [], []
         for i, entry in enumerate(raw):
             try:
@@ -191,9 +208,7 @@ def create_app(dispatcher: Dispatcher, *, max_body_bytes: int = 1_000_000, max_b
             return _error(422, "invalid_request", "no item of the batch was stored", problems)
         results = dispatcher.intake_batch(parsed)
         return {
-            "results": [
-                {"task_id": r.task_id, "created": r.created, "decision": r.decision.to_dict()} for r in results
-            ]
+            "results": [{"task_id": r.task_id, "created": r.created, "decision": r.decision.to_dict()} for r in results]
         }
 
     # -- tasks -----------------------------------------------------------------
@@ -219,7 +234,11 @@ def create_app(dispatcher: Dispatcher, *, max_body_bytes: int = 1_000_000, max_b
     def get_task(task_id: int) -> dict[str, Any]:
         """The task, the items merged into it as received, and its full event timeline."""
         task, rows, events = dispatcher.task_with_timeline(task_id)
-        return {**task_json(task), "items": [item_json(r) for r in rows], "events": [event_json(e) for e in events]}
+        return {
+            **task_json(task),
+            "items": [item_json(r) for r in rows],
+            "events": [event_json(e) for e in events],
+        }
 
     @app.post("/v1/tasks/{task_id}/claim", tags=["commands"])
     def claim(task_id: int, body: Command) -> dict[str, Any]:
@@ -231,7 +250,7 @@ def create_app(dispatcher: Dispatcher, *, max_body_bytes: int = 1_000_000, max_b
 
     @app.post("/v1/tasks/{task_id}/reroute", tags=["commands"])
     def reroute(task_id: int, body: RerouteBody) -> dict[str, Any]:
-        return task_json(dispatcher.reroute(task_id, body.to_queue, body.reason, body.actor))
+        return task_json(dispatcher.reroute(task_id, body.to_queue, body.reason, body.actor, body.reason_code))
 
     @app.post("/v1/tasks/{task_id}/reopen", tags=["commands"])
     def reopen(task_id: int, body: ReopenBody) -> dict[str, Any]:
@@ -251,26 +270,46 @@ def create_app(dispatcher: Dispatcher, *, max_body_bytes: int = 1_000_000, max_b
             summaries = store.queue_summaries(conn, dispatcher.pack.spec.queues)
         return {"queues": [queue_json(q, now) for q in summaries], "pack_version": dispatcher.pack.version}
 
-    @app.get("/v1/staff", tags=["queues"])
+    @app.get("/v1/staff", tags=["staff"])
     def list_staff() -> dict[str, Any]:
-        with store.read() as conn:
-            people = store.list_staff(conn)
-            load = store.staff_load(conn)
+        """Every active staff member with presence (live state and shift schedule) and load against capacity."""
         return {
             "staff": [
                 {
-                    "id": p.id,
-                    "name": p.name,
-                    "credential": p.credential,
-                    "queues": list(p.queues),
-                    "skills": list(p.skills),
-                    "max_tasks": p.max_tasks,
+                    "id": s.id,
+                    "name": s.name,
+                    "credential": s.credential,
+                    "queues": list(s.queues),
+                    "skills": list(s.skills),
                     "presence": p.presence,
-                    "load": load.get(p.id, 0),
+                    "live_presence": s.presence,
+                    "load": p.load,
+                    "capacity": p.capacity,
+                    "queue_load": dict(p.queue_load),
+                    "queue_capacity": dict(p.queue_capacity),
                 }
-                for p in people
+                for s, p in dispatcher.people()
             ]
         }
+
+    @app.post("/v1/staff/{staff_id}/presence", tags=["staff"])
+    def presence(staff_id: str, body: PresenceBody) -> dict[str, Any]:
+        """Set live presence. Going away or off shift returns this person's unclaimed tasks to their queues."""
+        returned, pushed = dispatcher.set_presence(staff_id, body.presence)
+        return {
+            "staff": staff_id,
+            "presence": body.presence,
+            "returned": returned,
+            "assigned": [{"task_id": a.task_id, "staff": a.staff_id} for a in pushed],
+        }
+
+    @app.post("/v1/staff/{staff_id}/next", tags=["staff"])
+    def next_task(staff_id: str) -> dict[str, Any]:
+        """Pull: claim the best waiting task this person may take and has room for."""
+        task = dispatcher.next_task(staff_id)
+        if task is None:
+            return {"task": None, "message": "nothing is waiting that you can take"}
+        return {"task": task_json(task)}
 
     @app.get("/healthz", tags=["health"])
     def health() -> dict[str, Any]:

@@ -22,7 +22,15 @@ class ResolveBody(Command):
 
 class RerouteBody(Command):
     to_queue: str = Field(min_length=1, max_length=64)
-    reason: str = Field(min_length=1, max_length=2_000, description="why it was in the wrong queue")
+    reason_code: str | None = Field(
+        default=None, max_length=64, description="one of the rule pack's reroute reasons (required when it lists some)"
+    )
+    reason: str | None = Field(default=None, max_length=2_000, description="why it was in the wrong queue")
+
+
+class PresenceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    presence: str = Field(description="available, busy, away or off_shift")
 
 
 class ReopenBody(Command):
@@ -46,6 +54,10 @@ def task_json(task: Task) -> dict[str, Any]:
         "queue": task.queue,
         "assignee": task.assignee,
         "confidence": round(task.confidence, 4),
+        "effort": task.effort,
+        "due_at": iso(task.due_at),
+        "assigned_at": iso(task.assigned_at),
+        "pilot_arm": task.pilot_arm,
         "channel": task.channel,
         "external_id": task.external_id,
         "route_rule": task.route_rule,

@@ -96,9 +96,7 @@ def _default_classifier_loader(section: dict[str, Any]) -> Any:
     return ClassifierRules.from_mapping(section)
 
 
-def load_pack_text(
-    text: str, source: str = "<pack>", classifier_loader: ClassifierLoader | None = None
-) -> LoadedPack:
+def load_pack_text(text: str, source: str = "<pack>", classifier_loader: ClassifierLoader | None = None) -> LoadedPack:
     """Validate pack text; raise PackError naming every problem found."""
     try:
         root = yaml.compose(text)
@@ -107,6 +105,9 @@ def load_pack_text(
         mark = getattr(exc, "problem_mark", None)
         line = f", line {mark.line + 1}" if mark is not None else ""
         reason = getattr(exc, "problem", None) or "not valid YAML"
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start is not None and (mark is None or start.line != mark.line):
+            reason += f" ({context}, which starts on line {start.line + 1})"
         raise PackError(source, [f"{source}{line}: {reason}"]) from None
     if not isinstance(data, dict):
         raise PackError(source, [f"{source}: a rule pack is a mapping with pack, queues, tags, routing, staff"])

@@ -27,17 +27,27 @@ class PackMeta(Strict):
     timezone: str = "America/New_York"
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 class QueueSpec(Strict):
     id: str = Identifier
     name: str = Field(min_length=1)
     description: str = ""
     #: A clinical queue is staffed by clinicians; danger never leaves one for an administrative queue.
     clinical: bool = False
+    #: Credentials allowed to work this queue's tasks (empty: anyone who serves the queue).
+    requires: list[Credential] = []
 
 
 class TagSpec(Strict):
     queue: str = Identifier
     description: str = ""
+    #: Effort units a task of this type weighs against a person's capacity.
+    effort: int = Field(default=1, ge=1, le=20)
+    #: Credentials allowed to work this type, on top of the queue's own requirement.
+    requires: list[Credential] = []
 
 
 class RouteWhen(Strict):
@@ -47,6 +57,8 @@ class RouteWhen(Strict):
     channel: list[str] | None = None
     possible_danger: bool | None = None
     confidence_below: float | None = Field(default=None, ge=0, le=1)
+    #: True: only while the practice is closed (nights, weekends, holidays); False: only while open.
+    after_hours: bool | None = None
 
 
 class RouteRule(Strict):
@@ -54,6 +66,15 @@ class RouteRule(Strict):
     description: str = ""
     when: RouteWhen
     queue: str = Identifier
+    #: Skills a person needs to be pushed tasks routed by this rule (e.g. spanish, a payer).
+    skills: list[str] = []
+
+
+class Shift(Strict):
+    days: list[Weekday] = Field(min_length=1)
+    hours: str = Field(
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$", description="HH:MM-HH:MM, local time"
+    )
 
 
 class StaffSpec(Strict):
@@ -62,7 +83,25 @@ class StaffSpec(Strict):
     credential: Credential
     queues: list[str] = Field(min_length=1)
     skills: list[str] = []
-    max_tasks: int = Field(default=10, ge=1, le=500)
+    #: Most effort units this person holds at once (assigned or claimed), over all queues.
+    capacity: int = Field(default=10, ge=1, le=500)
+    #: Optional tighter limits per queue, in effort units.
+    queue_capacity: dict[str, int] = {}
+    #: Weekly schedule in the pack's time zone; none listed means always on shift.
+    shifts: list[Shift] = []
+
+
+class RerouteReason(Strict):
+    code: str = Identifier
+    label: str = Field(min_length=1)
+
+
+class Pilot(Strict):
+    """Send only a share of items through automatic routing; the rest to a manual dispatch queue."""
+
+    fraction: float = Field(ge=0, le=1)
+    manual_queue: str = "manual_dispatch"
+    salt: str = "careroute"
 
 
 class RulePack(Strict):
@@ -71,6 +110,8 @@ class RulePack(Strict):
     tags: dict[str, TagSpec]
     routing: list[RouteRule] = []
     staff: list[StaffSpec] = []
+    reroute_reasons: list[RerouteReason] = []
+    pilot: Pilot | None = None
     #: Validated by careroute.classify (its own schema), kept opaque here.
     classifier: dict[str, Any] = {}
 
@@ -117,3 +158,12 @@ def cross_check(pack: RulePack) -> Iterator[tuple[Loc, str]]:
         for j, queue in enumerate(person.queues):
             if queue not in known:
                 yield ("staff", i, "queues", j), f"unknown queue {queue!r}"
+        for queue in person.queue_capacity:
+            if queue not in person.queues:
+                yield ("staff", i, "queue_capacity", queue), f"{queue!r} is not one of this person's queues"
+    if pack.pilot is not None and pack.pilot.manual_queue not in known:
+        yield ("pilot", "manual_queue"), f"unknown queue {pack.pilot.manual_queue!r}: add it to queues"
+    codes = [r.code for r in pack.reroute_reasons]
+    for i, code in enumerate(codes):
+        if code in codes[:i]:
+            yield ("reroute_reasons", i, "code"), f"reason code {code!r} appears twice"

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Row, and_, case, func, insert, select
 from careroute.model import Event, QueueSummary, Staff, Task
 from careroute.store.engine import make_engine
 from careroute.store.migrate import upgrade
-from careroute.store.tables import events, items, patient_keys, rule_packs, staff, tasks
+from careroute.store.tables import UTCDateTime, events, items, patient_keys, rule_packs, staff, tasks
 
 TASK_COLUMNS = [c for c in tasks.c]
 UNRESOLVED = ("open", "assigned", "claimed")
@@ -54,7 +54,9 @@ def decode_cursor(cursor: str) -> int:
 
 def row_to_task(row: Row[Any] | Mapping[str, Any]) -> Task:
     m = row._mapping if isinstance(row, Row) else row
-    return Task(**{c.name: m[c.name] for c in TASK_COLUMNS})
+    values = {c.name: m[c.name] for c in TASK_COLUMNS}
+    values["skills"] = tuple(values["skills"] or ())
+    return Task(**values)
 
 
 def row_to_event(row: Row[Any]) -> Event:
@@ -107,9 +109,7 @@ class Store:
     # -- items and tasks -------------------------------------------------
 
     def find_item(self, conn: Connection, channel: str, external_id: str) -> Row[Any] | None:
-        return conn.execute(
-            select(items).where(items.c.channel == channel, items.c.external_id == external_id)
-        ).first()
+        return conn.execute(select(items).where(items.c.channel == channel, items.c.external_id == external_id)).first()
 
     def items_by_id(self, conn: Connection, ids: Sequence[int]) -> list[Row[Any]]:
         if not ids:
@@ -193,7 +193,7 @@ class Store:
                 tasks.c.queue,
                 func.count().label("depth"),
                 func.sum(case((waiting, 1), else_=0)).label("waiting"),
-                func.min(case((waiting, tasks.c.created_at), else_=None)).label("oldest"),
+                func.min(case((waiting, tasks.c.created_at), else_=None), type_=UTCDateTime()).label("oldest"),
                 func.sum(case((tasks.c.urgency == "emergent", 1), else_=0)).label("emergent"),
                 func.sum(case((tasks.c.urgency == "urgent", 1), else_=0)).label("urgent"),
             )
@@ -204,9 +204,7 @@ class Store:
         out = []
         for q in queues:
             r = stats.get(q.id)
-            oldest = None
-            if r is not None and r.oldest is not None:
-                oldest = tasks.c.created_at.type.process_result_value(r.oldest, self.engine.dialect)
+            oldest = r.oldest if r is not None else None
             depth = int(r.depth) if r else 0
             emergent = int(r.emergent or 0) if r else 0
             urgent = int(r.urgent or 0) if r else 0
@@ -229,9 +227,7 @@ class Store:
         """Remember a pack version the first time it is used; True when it was new."""
         if conn.execute(select(rule_packs.c.version).where(rule_packs.c.version == version)).first():
             return False
-        conn.execute(
-            insert(rule_packs).values(version=version, name=name, source=source, text=text, loaded_at=at)
-        )
+        conn.execute(insert(rule_packs).values(version=version, name=name, source=source, text=text, loaded_at=at))
         return True
 
     def sync_staff(self, conn: Connection, people: Sequence[Staff], at: datetime) -> None:
@@ -243,7 +239,8 @@ class Store:
                 "credential": p.credential,
                 "queues": list(p.queues),
                 "skills": list(p.skills),
-                "max_tasks": p.max_tasks,
+                "capacity": p.capacity,
+                "queue_capacity": dict(p.queue_capacity),
                 "active": True,
                 "updated_at": at,
             }
@@ -256,27 +253,83 @@ class Store:
             conn.execute(update(staff).where(staff.c.id.in_(gone)).values(active=False, updated_at=at))
 
     def list_staff(self, conn: Connection, *, active_only: bool = True) -> list[Staff]:
+        return [s for s, _ in self.staff_with_idle(conn, active_only=active_only)]
+
+    def staff_with_idle(
+        self, conn: Connection, *, active_only: bool = True, for_update: bool = False
+    ) -> list[tuple[Staff, datetime | None]]:
         query = select(staff).order_by(staff.c.id)
         if active_only:
             query = query.where(staff.c.active.is_(True))
         return [
-            Staff(
-                id=r.id,
-                name=r.name,
-                credential=r.credential,
-                queues=tuple(r.queues),
-                skills=tuple(r.skills),
-                max_tasks=r.max_tasks,
-                presence=r.presence,
+            (
+                Staff(
+                    id=r.id,
+                    name=r.name,
+                    credential=r.credential,
+                    queues=tuple(r.queues),
+                    skills=tuple(r.skills),
+                    capacity=r.capacity,
+                    queue_capacity=dict(r.queue_capacity or {}),
+                    presence=r.presence,
+                ),
+                r.idle_since,
             )
             for r in conn.execute(query)
         ]
 
-    def staff_load(self, conn: Connection) -> dict[str, int]:
-        """Unresolved tasks held by each person."""
-        query = (
-            select(tasks.c.assignee, func.count())
-            .where(and_(tasks.c.assignee.is_not(None), tasks.c.status.in_(("assigned", "claimed"))))
-            .group_by(tasks.c.assignee)
+    def set_presence(self, conn: Connection, staff_id: str, presence: str, at: datetime) -> bool:
+        result = conn.execute(
+            update(staff)
+            .where(staff.c.id == staff_id, staff.c.active.is_(True))
+            .values(presence=presence, updated_at=at)
         )
-        return {a: int(n) for a, n in conn.execute(query)}
+        return result.rowcount == 1
+
+    def mark_busy_since(self, conn: Connection, staff_id: str, at: datetime) -> None:
+        conn.execute(update(staff).where(staff.c.id == staff_id).values(idle_since=at))
+
+    def staff_load(self, conn: Connection) -> dict[str, dict[str, int]]:
+        """Effort units held (assigned or claimed) by each person, per queue."""
+        query = (
+            select(tasks.c.assignee, tasks.c.queue, func.sum(tasks.c.effort))
+            .where(and_(tasks.c.assignee.is_not(None), tasks.c.status.in_(("assigned", "claimed"))))
+            .group_by(tasks.c.assignee, tasks.c.queue)
+        )
+        out: dict[str, dict[str, int]] = {}
+        for who, queue, effort in conn.execute(query):
+            out.setdefault(who, {})[queue] = int(effort or 0)
+        return out
+
+    def waiting_in_queue(self, conn: Connection, queue: str, limit: int) -> list[Task]:
+        """The first `limit` unassigned tasks of a queue in push order, read off the push-order index."""
+        query = (
+            select(tasks)
+            .where(tasks.c.queue == queue, tasks.c.status == "open")
+            .order_by(tasks.c.urgency_rank, tasks.c.due_at, tasks.c.created_at, tasks.c.id)
+            .limit(limit)
+        )
+        return [row_to_task(r) for r in conn.execute(query)]
+
+    def held_unclaimed(self, conn: Connection, staff_ids: Sequence[str]) -> list[Task]:
+        if not staff_ids:
+            return []
+        query = select(tasks).where(tasks.c.assignee.in_(staff_ids), tasks.c.status == "assigned").order_by(tasks.c.id)
+        return [row_to_task(r) for r in conn.execute(query)]
+
+    def set_task_if(self, conn: Connection, task_id: int, expect_status: str, values: Mapping[str, Any]) -> bool:
+        """Conditional update: True only when the task was still in `expect_status` (exactly one row changed)."""
+        result = conn.execute(
+            update(tasks).where(tasks.c.id == task_id, tasks.c.status == expect_status).values(**values)
+        )
+        return result.rowcount == 1
+
+    def lock_assignment(self, conn: Connection) -> None:
+        """Serialise changes to who holds what across app instances.
+
+        SQLite's BEGIN IMMEDIATE already makes writers take turns. On PostgreSQL
+        a transaction-scoped advisory lock does the same for assignment, so two
+        instances can never push one task twice or a person past capacity.
+        """
+        if self.dialect == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7346201)")

@@ -69,8 +69,13 @@ tasks = Table(
     Column("status", String(16), nullable=False),
     Column("type", String(32), nullable=False),
     Column("urgency", String(16), nullable=False),
+    #: 0 emergent, 1 urgent, 2 routine: the first key of the order waiting tasks are pushed in.
+    Column("urgency_rank", Integer, nullable=False),
     Column("queue", String(64), nullable=False),
     Column("assignee", String(64), nullable=True),
+    Column("effort", Integer, nullable=False, default=1),
+    Column("skills", JSONType, nullable=False),
+    Column("pilot_arm", String(16), nullable=True),
     Column("confidence", Float, nullable=False),
     Column("channel", String(16), nullable=False),
     Column("external_id", String(200), nullable=False),
@@ -80,9 +85,13 @@ tasks = Table(
     Column("follows_task_id", Integer, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    #: When the task should be claimed by (its claim SLA); orders tasks of the same urgency.
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("assigned_at", UTCDateTime, nullable=True),
     Column("first_claimed_at", UTCDateTime, nullable=True),
     Column("resolved_at", UTCDateTime, nullable=True),
-    Index(None, "queue", "status", "created_at"),
+    # The push order: waiting tasks of a queue by urgency, deadline, age.
+    Index(None, "queue", "status", "urgency_rank", "due_at", "created_at", "id"),
     Index(None, "status", "created_at"),
     Index(None, "assignee", "status"),
 )
@@ -158,8 +167,10 @@ staff = Table(
     Column("credential", String(16), nullable=False),
     Column("queues", JSONType, nullable=False),
     Column("skills", JSONType, nullable=False),
-    Column("max_tasks", Integer, nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("queue_capacity", JSONType, nullable=False),
     Column("presence", String(16), nullable=False, default="available"),
+    Column("idle_since", UTCDateTime, nullable=True),
     Column("active", Boolean, nullable=False, default=True),
     Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -34,17 +34,19 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("credential", sa.String(length=16), nullable=False),
         sa.Column(
-            "queues",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "queues", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column(
-            "skills",
+            "skills", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("capacity", sa.Integer(), nullable=False),
+        sa.Column(
+            "queue_capacity",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("max_tasks", sa.Integer(), nullable=False),
         sa.Column("presence", sa.String(length=16), nullable=False),
+        sa.Column("idle_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_staff")),
@@ -55,8 +57,14 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("type", sa.String(length=32), nullable=False),
         sa.Column("urgency", sa.String(length=16), nullable=False),
+        sa.Column("urgency_rank", sa.Integer(), nullable=False),
         sa.Column("queue", sa.String(length=64), nullable=False),
         sa.Column("assignee", sa.String(length=64), nullable=True),
+        sa.Column("effort", sa.Integer(), nullable=False),
+        sa.Column(
+            "skills", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("pilot_arm", sa.String(length=16), nullable=True),
         sa.Column("confidence", sa.Float(), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("external_id", sa.String(length=200), nullable=False),
@@ -66,6 +74,8 @@ def upgrade() -> None:
         sa.Column("follows_task_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("first_claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tasks")),
@@ -73,11 +83,11 @@ def upgrade() -> None:
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tasks_assignee_status"), ["assignee", "status"], unique=False)
         batch_op.create_index(
-            batch_op.f("ix_tasks_queue_status_created_at"), ["queue", "status", "created_at"], unique=False
+            batch_op.f("ix_tasks_queue_status_urgency_rank_due_at_created_at_id"),
+            ["queue", "status", "urgency_rank", "due_at", "created_at", "id"],
+            unique=False,
         )
-        batch_op.create_index(
-            batch_op.f("ix_tasks_status_created_at"), ["status", "created_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_tasks_status_created_at"), ["status", "created_at"], unique=False)
 
     op.create_table(
         "events",
@@ -89,15 +99,11 @@ def upgrade() -> None:
         sa.Column("queue", sa.String(length=64), nullable=True),
         sa.Column("assignee", sa.String(length=64), nullable=True),
         sa.Column(
-            "rule_ids",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "rule_ids", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column(
-            "data",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "data", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("pack_version", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name=op.f("fk_events_task_id_tasks")),
@@ -116,9 +122,7 @@ def upgrade() -> None:
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("received_offset_min", sa.Integer(), nullable=False),
         sa.Column(
-            "patient",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "patient", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("subject", sa.Text(), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
@@ -131,14 +135,10 @@ def upgrade() -> None:
         sa.Column("urgency", sa.String(length=16), nullable=False),
         sa.Column("confidence", sa.Float(), nullable=False),
         sa.Column(
-            "reasons",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "reasons", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column(
-            "rule_ids",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "rule_ids", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("duplicate_of", sa.String(length=200), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -157,9 +157,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["item_id"], ["items.id"], name=op.f("fk_patient_keys_item_id_items")),
     )
     with op.batch_alter_table("patient_keys", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_patient_keys_key_received_at"), ["key", "received_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_patient_keys_key_received_at"), ["key", "received_at"], unique=False)
 
 
 def downgrade() -> None:
@@ -179,7 +177,7 @@ def downgrade() -> None:
     op.drop_table("events")
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tasks_status_created_at"))
-        batch_op.drop_index(batch_op.f("ix_tasks_queue_status_created_at"))
+        batch_op.drop_index(batch_op.f("ix_tasks_queue_status_urgency_rank_due_at_created_at_id"))
         batch_op.drop_index(batch_op.f("ix_tasks_assignee_status"))
 
     op.drop_table("tasks")

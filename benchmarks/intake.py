@@ -1,0 +1,176 @@
+"""Intake throughput beside the raw insert rate of the same database, measured in the same run.
+
+    python benchmarks/intake.py [--items N] [--http-items N] [--skip-postgres]
+
+For SQLite (a file, WAL, synchronous=FULL) and PostgreSQL (loopback) it prints:
+  raw inserts, one commit per row         rows/s
+  raw inserts, batched                     rows/s
+  careroute replay (classify, dedup, route, events; 250 items a transaction)   items/s  ratio to batched raw
+  raw-insert endpoint, same web stack      req/s
+  careroute POST /v1/items (one durable commit each)   items/s  ratio to raw endpoint
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, create_engine, insert, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import PG_URL, free_port, machine, postgres_answers, start_server, synthetic_items  # noqa: E402
+
+from careroute.config import STARTER_PACK  # noqa: E402
+from careroute.dispatcher import Dispatcher  # noqa: E402
+from careroute.intake.contract import parse_item  # noqa: E402
+from careroute.rules import load_pack  # noqa: E402
+from careroute.store.engine import make_engine  # noqa: E402
+from careroute.store.repository import Store  # noqa: E402
+
+raw_md = MetaData()
+raw = Table("bench_raw", raw_md, Column("id", Integer, primary_key=True), Column("external_id", String(200)),
+            Column("payload", JSON))
+
+
+def raw_rates(url: str, items: list[dict[str, Any]], single: int) -> tuple[float, float]:
+    engine = make_engine(url)
+    raw_md.drop_all(engine)
+    raw_md.create_all(engine)
+    t = time.perf_counter()
+    for row in items[:single]:
+        with engine.begin() as conn:
+            conn.execute(insert(raw).values(external_id=row["external_id"], payload=row))
+    one = single / (time.perf_counter() - t)
+    t = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(insert(raw), [{"external_id": r["external_id"], "payload": r} for r in items])
+    batched = len(items) / (time.perf_counter() - t)
+    raw_md.drop_all(engine)
+    engine.dispose()
+    return one, batched
+
+
+def replay_rate(url: str, items: list[dict[str, Any]]) -> float:
+    store = Store.from_url(url)
+    store.migrate()
+    dispatcher = Dispatcher(store, load_pack(STARTER_PACK))
+    dispatcher.load_pack()
+    parsed = [parse_item(i) for i in items]
+    t = time.perf_counter()
+    for start in range(0, len(parsed), 250):
+        dispatcher.intake_batch(parsed[start : start + 250], at_received=True)
+    rate = len(parsed) / (time.perf_counter() - t)
+    store.engine.dispose()
+    return rate
+
+
+async def _post_all(url: str, path: str, items: list[dict[str, Any]], concurrency: int) -> float:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        queue = list(reversed(items))
+        failures = 0
+
+        async def worker() -> None:
+            nonlocal failures
+            while queue:
+                r = await client.post(path, json=queue.pop())
+                failures += r.status_code >= 300
+        t = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - t
+    if failures:
+        raise RuntimeError(f"{failures} requests failed")
+    return len(items) / elapsed
+
+
+def http_rates(url: str, items: list[dict[str, Any]], concurrency: int) -> tuple[float, float]:
+    port = free_port()
+    proc = start_server(["benchmarks/raw_insert_app.py", url, str(port)], port)
+    try:
+        asyncio.run(_post_all(f"http://127.0.0.1:{port}", "/raw", items[:200], concurrency))  # warm up
+        reference = asyncio.run(_post_all(f"http://127.0.0.1:{port}", "/raw", items[200:], concurrency))
+    finally:
+        proc.terminate()
+        proc.wait()
+    Store.from_url(url).migrate()
+    port = free_port()
+    env = {"CAREROUTE_DATABASE_URL": url}
+    proc = start_server(["-m", "careroute.cli", "serve", "--port", str(port), "--log-level", "warning"], port, env)
+    try:
+        asyncio.run(_post_all(f"http://127.0.0.1:{port}", "/v1/items", items[:200], concurrency))
+        ours = asyncio.run(_post_all(f"http://127.0.0.1:{port}", "/v1/items", items[200:], concurrency))
+    finally:
+        proc.terminate()
+        proc.wait()
+    return reference, ours
+
+
+def fresh_pg_schema() -> tuple[str, Any]:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    return f"{PG_URL}?options=-csearch_path%3D{schema}", drop
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=10_000, help="items for replay and batched raw inserts")
+    parser.add_argument("--single", type=int, default=2_000, help="rows for one-commit-per-row raw inserts")
+    parser.add_argument("--http-items", type=int, default=3_000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+
+    print(f"machine: {machine()}")
+    targets = ["sqlite"] + ([] if args.skip_postgres or not postgres_answers() else ["postgresql"])
+    for kind in targets:
+        tmp = Path(tempfile.mkdtemp(prefix="careroute-bench-"))
+        drop = None
+        try:
+            def url_for(name: str) -> str:
+                nonlocal drop
+                if kind == "sqlite":
+                    return f"sqlite:///{tmp / name}.db"
+                if drop:
+                    drop()
+                url, drop = fresh_pg_schema()
+                return url
+
+            items = list(synthetic_items(args.items, prefix=f"r{os.getpid()}"))
+            one, batched = raw_rates(url_for("raw"), items, args.single)
+            replay = replay_rate(url_for("replay"), items)
+            http_items = list(synthetic_items(args.http_items + 200, prefix=f"h{os.getpid()}"))
+            ref_http, ours_http = http_rates(url_for("http"), http_items, args.concurrency)
+            print(f"\n{kind}")
+            print(f"  raw inserts, one commit per row      {one:>9,.0f} rows/s")
+            print(f"  raw inserts, batched                 {batched:>9,.0f} rows/s")
+            print(f"  careroute replay                     {replay:>9,.0f} items/s   "
+                  f"ratio to batched raw {replay / batched:.3f}, to one-commit raw {replay / one:.3f}")
+            print(f"  raw-insert endpoint (same stack)     {ref_http:>9,.0f} req/s")
+            print(f"  careroute POST /v1/items             {ours_http:>9,.0f} items/s   "
+                  f"ratio to raw endpoint {ours_http / ref_http:.3f}")
+        finally:
+            if drop:
+                drop()
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

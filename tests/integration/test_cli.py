@@ -1,0 +1,99 @@
+"""The careroute command, run as a user runs it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLES, SHARED, make_item
+
+needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/samples is not beside this checkout")
+
+
+def careroute(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "careroute.cli", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+    )
+
+
+@needs_samples
+def test_replay_prints_a_valid_decision_for_every_sample_line(tmp_path: Path) -> None:
+    run = careroute("replay", str(SAMPLES / "sample_queue.jsonl"))
+    assert run.returncode == 0, run.stderr
+    out = tmp_path / "decisions.jsonl"
+    out.write_text(run.stdout)
+    check = subprocess.run(
+        [
+            sys.executable,
+            str(SHARED / "eval" / "check_decisions.py"),
+            str(SAMPLES / "sample_queue.jsonl"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stdout
+    assert "replayed 160 items" in run.stderr
+
+
+@needs_samples
+def test_eval_prints_the_same_figures_as_the_shared_scorer(tmp_path: Path) -> None:
+    decisions = tmp_path / "decisions.jsonl"
+    decisions.write_text(careroute("replay", str(SAMPLES / "sample_queue.jsonl")).stdout)
+    labels = str(SAMPLES / "sample_labels.jsonl")
+    ours = careroute("eval", str(decisions), labels, "--brief")
+    theirs = subprocess.run(
+        [sys.executable, str(SHARED / "eval" / "score.py"), str(decisions), labels],
+        capture_output=True,
+        text=True,
+    )
+    assert ours.returncode == 0 and ours.stdout == theirs.stdout
+    full = careroute("eval", str(decisions), labels)
+    assert "confusion matrix (type):" in full.stdout and "misses (" in full.stdout
+
+
+def test_a_malformed_line_is_reported_by_number_and_the_rest_still_run(tmp_path: Path) -> None:
+    good = [make_item(f"portal-{i}").to_dict() for i in range(3)]
+    lines = [
+        json.dumps(good[0]),
+        '{"channel": "portal", oops',
+        json.dumps({**good[1], "channel": "pigeon"}),
+        json.dumps(good[2]),
+    ]
+    path = tmp_path / "items.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    run = careroute("replay", str(path))
+    assert run.returncode == 0
+    assert [json.loads(x)["external_id"] for x in run.stdout.splitlines()] == ["portal-0", "portal-2"]
+    assert "line 2: not valid JSON" in run.stderr and "line 3: channel:" in run.stderr
+
+
+def test_replay_into_a_database_file_keeps_the_tasks(tmp_path: Path) -> None:
+    path = tmp_path / "items.jsonl"
+    path.write_text(json.dumps(make_item().to_dict()) + "\n")
+    db = tmp_path / "replay.db"
+    assert careroute("replay", str(path), "--db", str(db)).returncode == 0
+    again = careroute("replay", str(path), "--db", str(db))
+    assert "repeats ignored 1" in again.stderr
+
+
+def test_rules_check_accepts_the_starter_pack_and_names_problems_in_a_bad_one(tmp_path: Path) -> None:
+    from careroute.config import STARTER_PACK
+
+    ok = careroute("rules", "check", str(STARTER_PACK))
+    assert ok.returncode == 0 and "valid rule pack" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(STARTER_PACK.read_text().replace("{queue: billing,", "{queue: billng,"))
+    run = careroute("rules", "check", str(bad))
+    assert run.returncode == 2 and "bad.yaml, line" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_missing_files_are_clear_errors(tmp_path: Path) -> None:
+    run = careroute("replay", str(tmp_path / "nope.jsonl"))
+    assert run.returncode == 2 and "no such file" in run.stderr
