@@ -27,18 +27,23 @@ import httpx
 from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, create_engine, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PG_URL, free_port, machine, postgres_answers, start_server, synthetic_items  # noqa: E402
+from _common import PG_URL, free_port, machine, postgres_answers, start_server, synthetic_items
 
-from careroute.config import STARTER_PACK  # noqa: E402
-from careroute.dispatcher import Dispatcher  # noqa: E402
-from careroute.intake.contract import parse_item  # noqa: E402
-from careroute.rules import load_pack  # noqa: E402
-from careroute.store.engine import make_engine  # noqa: E402
-from careroute.store.repository import Store  # noqa: E402
+from careroute.config import STARTER_PACK
+from careroute.dispatcher import Dispatcher
+from careroute.intake.contract import parse_item
+from careroute.rules import load_pack
+from careroute.store.engine import make_engine
+from careroute.store.repository import Store
 
 raw_md = MetaData()
-raw = Table("bench_raw", raw_md, Column("id", Integer, primary_key=True), Column("external_id", String(200)),
-            Column("payload", JSON))
+raw = Table(
+    "bench_raw",
+    raw_md,
+    Column("id", Integer, primary_key=True),
+    Column("external_id", String(200)),
+    Column("payload", JSON),
+)
 
 
 def raw_rates(url: str, items: list[dict[str, Any]], single: int) -> tuple[float, float]:
@@ -84,6 +89,7 @@ async def _post_all(url: str, path: str, items: list[dict[str, Any]], concurrenc
             while queue:
                 r = await client.post(path, json=queue.pop())
                 failures += r.status_code >= 300
+
         t = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - t
@@ -128,6 +134,30 @@ def fresh_pg_schema() -> tuple[str, Any]:
     return f"{PG_URL}?options=-csearch_path%3D{schema}", drop
 
 
+class Databases:
+    """Fresh databases of one kind: SQLite files in a temporary folder, or PostgreSQL schemas."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.tmp = Path(tempfile.mkdtemp(prefix="careroute-bench-"))
+        self.drops: list[Any] = []
+
+    def url(self, name: str) -> str:
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.tmp / name}.db"
+        url, drop = fresh_pg_schema()
+        self.drops.append(drop)
+        return url
+
+    def __enter__(self) -> Databases:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for drop in self.drops:
+            drop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=10_000, help="items for replay and batched raw inserts")
@@ -140,35 +170,24 @@ def main() -> int:
     print(f"machine: {machine()}")
     targets = ["sqlite"] + ([] if args.skip_postgres or not postgres_answers() else ["postgresql"])
     for kind in targets:
-        tmp = Path(tempfile.mkdtemp(prefix="careroute-bench-"))
-        drop = None
-        try:
-            def url_for(name: str) -> str:
-                nonlocal drop
-                if kind == "sqlite":
-                    return f"sqlite:///{tmp / name}.db"
-                if drop:
-                    drop()
-                url, drop = fresh_pg_schema()
-                return url
-
+        with Databases(kind) as dbs:
             items = list(synthetic_items(args.items, prefix=f"r{os.getpid()}"))
-            one, batched = raw_rates(url_for("raw"), items, args.single)
-            replay = replay_rate(url_for("replay"), items)
+            one, batched = raw_rates(dbs.url("raw"), items, args.single)
+            replay = replay_rate(dbs.url("replay"), items)
             http_items = list(synthetic_items(args.http_items + 200, prefix=f"h{os.getpid()}"))
-            ref_http, ours_http = http_rates(url_for("http"), http_items, args.concurrency)
-            print(f"\n{kind}")
-            print(f"  raw inserts, one commit per row      {one:>9,.0f} rows/s")
-            print(f"  raw inserts, batched                 {batched:>9,.0f} rows/s")
-            print(f"  careroute replay                     {replay:>9,.0f} items/s   "
-                  f"ratio to batched raw {replay / batched:.3f}, to one-commit raw {replay / one:.3f}")
-            print(f"  raw-insert endpoint (same stack)     {ref_http:>9,.0f} req/s")
-            print(f"  careroute POST /v1/items             {ours_http:>9,.0f} items/s   "
-                  f"ratio to raw endpoint {ours_http / ref_http:.3f}")
-        finally:
-            if drop:
-                drop()
-            shutil.rmtree(tmp, ignore_errors=True)
+            ref_http, ours_http = http_rates(dbs.url("http"), http_items, args.concurrency)
+        print(f"\n{kind}")
+        print(f"  raw inserts, one commit per row      {one:>9,.0f} rows/s")
+        print(f"  raw inserts, batched                 {batched:>9,.0f} rows/s")
+        print(
+            f"  careroute replay                     {replay:>9,.0f} items/s   "
+            f"ratio to batched raw {replay / batched:.3f}, to one-commit raw {replay / one:.3f}"
+        )
+        print(f"  raw-insert endpoint (same stack)     {ref_http:>9,.0f} req/s")
+        print(
+            f"  careroute POST /v1/items             {ours_http:>9,.0f} items/s   "
+            f"ratio to raw endpoint {ours_http / ref_http:.3f}"
+        )
     return 0
 
 
