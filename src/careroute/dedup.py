@@ -1,0 +1,783 @@
+"""Same request: is a new item the same patient asking for the same thing again? (pure)
+
+The taxonomy's definition: two items are one request when the same patient asks for the
+same thing within 72 hours of the first, through any channel. The later item points at
+the earliest (the root) of its cluster. Not duplicates: the same patient with a different
+request, two patients with the same words, two different lab results for one patient.
+
+`request_facts` reads what an item asks for (medicines, forms, tests, referral sender,
+appointment, statement numbers...); `find_duplicate` scores a new item against candidate
+items that share an identity key (see `careroute.identity.identity_keys`) and returns the
+root it duplicates, with the evidence for the `merged` event. The clock is the items'
+own `received_at`; nothing here reads the time, a database or a file after import.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from importlib import resources
+
+from rapidfuzz import fuzz
+
+from careroute.identity import Identity, extract_identity, fold, identity_keys, match_patient
+from careroute.model import InboundItem, require_aware
+
+# --------------------------------------------------------------------------- lexicons
+
+
+def _words(text: str) -> frozenset[str]:
+    """A word list written as one string, for readable tables."""
+    return frozenset(text.split())
+
+
+def _phrase(name: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", fold(name)).split())
+
+
+def _load_medicines() -> tuple[dict[str, str], dict[str, list[str]], dict[str, str], dict[str, frozenset[str]]]:
+    """phrase -> generic, single-word phrases by first letter (for typos), lay phrase -> class,
+    and generic -> the classes it belongs to."""
+    phrases: dict[str, str] = {}
+    class_words: dict[str, str] = {}
+    classes: dict[str, set[str]] = {}
+    text = resources.files("careroute").joinpath("dedup_data/medicines.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("@"):  # @class|lay words|generics
+            name, words, generics = (part.strip() for part in line[1:].split("|"))
+            for word in words.split(","):
+                class_words[_phrase(word)] = name
+            for generic in generics.split(","):
+                classes.setdefault(_phrase(generic), set()).add(name)
+            continue
+        generic, _, others = line.partition("|")
+        generic = generic.strip()
+        for name in [generic, *others.split(",")]:
+            if phrase := _phrase(name):
+                phrases.setdefault(phrase, generic)
+    by_letter: dict[str, list[str]] = {}
+    for phrase in phrases:
+        if " " not in phrase and len(phrase) >= 6:
+            by_letter.setdefault(phrase[0], []).append(phrase)
+    return phrases, by_letter, class_words, {g: frozenset(c) for g, c in classes.items()}
+
+
+_MEDICINES, _MEDICINES_BY_LETTER, _CLASS_WORDS, _CLASSES = _load_medicines()
+_CLASS_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _CLASS_WORDS), key=len, reverse=True)) + r")\b")
+_MAX_PHRASE = 4
+_PHRASE_STARTS = frozenset(p.split()[0] for p in _MEDICINES if " " in p)
+
+# Words that look like a medicine name to a fuzzy matcher but are ordinary words.
+_NOT_MEDICINES = _words(
+    "pressure prescription pharmacy insurance question medicine medication morning evening tonight "
+    "yesterday thursday saturday appointment tablets tablet capsule capsules inhaler injection "
+    "refills refill renewal physical sinemet walking breathing"
+)
+
+#: Forms and letters a records request may be about; a request names one kind, usually.
+_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern))
+    for kind, pattern in (
+        ("fmla", r"\bfmla\b|family (?:and )?medical leave|serious health condition"),
+        ("disability", r"disabilit|\bltd\b|\bstd\b|attending physician'?s? statement|\baps\b|workers'? comp"),
+        ("school_med_form", r"medication (?:administration|authori[sz]ation)|(?:administer|give) .{0,30}at school"
+         r"|(?:inhaler|epipen|epi-pen|insulin|medicine|medication) (?:at|for) school|school (?:nurse|medication)"),
+        ("school_note", r"school (?:note|excuse)|note for (?:school|class)|(?:return|back|come back) to school"
+         r"|school needs a note|excuse (?:note|letter)? ?for school|missed (?:school|class)"
+         r"|note (?:saying|that) (?:he|she|they) can (?:come back|return)"),
+        ("sports_form", r"sports? physical|pre-?participation|athletic|\bghsa\b|camp form|sports form"),
+        ("dmv", r"\bdmv\b|driver'?s? (?:license|licensing|medical)|driver services|\bcdl\b|dot physical"
+         r"|commercial driver"),
+        ("work_note", r"work note|note for (?:work|my (?:job|employer|boss))|return to work|off work|hr needs"
+         r"|employer needs|for my employer|out of work|doctor'?s note"),
+        ("jury", r"jury"),
+        ("immunization", r"immuni[sz]ation|vaccin\w* record|shot record|titer"),
+        ("placard", r"placard|handicap|disabled parking|parking permit"),
+        ("legal_records", r"attorney|law firm|subpoena|\besq\b|paralegal|litigation|\blegal\b|\blaw\b"),
+        ("records_copy", r"medical records|my records|copy of (?:my|the|her|his)|records transfer|transfer (?:of|my) "
+         r"records|send (?:my|her|his) records|release of information|visit notes|office notes"),
+        ("insurance_form", r"life insurance|insurance (?:form|exam)|physician statement"),
+        ("letter", r"\bletter\b"),
+        ("daycare", r"daycare|day care|child ?care form|preschool"),
+        ("home_health", r"home health|plan of care|\bdme\b|certificate of medical necessity"),
+        ("travel", r"travel letter|\btsa\b|fit to fly"),
+        ("esa", r"emotional support"),
+    )
+)
+
+R_TYPE = "medication_refill"
+_GENERIC_FORMS = frozenset({"letter", "records_copy"})
+
+_SPECIALTIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern))
+    for kind, pattern in (
+        ("cardiology", r"cardiolog|heart|cardiac"),
+        ("dermatology", r"dermatolog|\bskin\b"),
+        ("orthopedics", r"orthop|spine|joint|sports medicine"),
+        ("emergency", r"emergency|\bed\b|\ber\b"),
+        ("hospital_discharge", r"discharge|care transitions|transitional care|\btcm\b|inpatient"),
+        ("obstetrics", r"obstetric|gyn|women'?s|postpartum|prenatal|\bob\b"),
+        ("public_health", r"health department|refugee|public health"),
+        ("gastroenterology", r"gastro|\bgi\b|colonoscopy|hepatolog"),
+        ("neurology", r"neurolog|seizure|stroke"),
+        ("pulmonology", r"pulmon|lung|copd"),
+        ("endocrinology", r"endocrin|thyroid|diabet"),
+        ("nephrology", r"nephrolog|kidney|renal"),
+        ("urology", r"urolog|prostate"),
+        ("psychiatry", r"psychiatr|behavioral health|mental health"),
+        ("oncology", r"oncolog|cancer|hematolog"),
+        ("surgery", r"surg|pre-?op"),
+        ("ent", r"\bent\b|otolaryng|ear, nose"),
+        ("ophthalmology", r"ophthalm|optometr|\beye\b"),
+        ("physical_therapy", r"physical therapy|\bpt\b|rehab"),
+    )
+)
+
+#: What a clinical message is about, in the patient's words (English and Spanish).
+_CLINICAL_TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern))
+    for kind, pattern in (
+        ("chest_pain", r"chest (?:pain|pian|pressure|tight|twinge|hurt|discomfort)|dolor de pecho|presion en el pecho"
+         r"|angina|heart attack"),
+        ("breathing", r"breath|breathing|wheez|inhaler|albuterol|short of air|falta el aire|respirar|asthma"
+         r"|oxygen|lips? (?:look |are |is )?(?:kinda )?blue"),
+        ("fever", r"fever|temp(?:erature)?\b|fiebre|calentura|chills"),
+        ("stroke", r"slur|droop|face (?:is )?drooping|weak(?:ness)? on (?:one|the left|the right)|numb|boca chueca"
+         r"|arrastrando|can'?t (?:lift|move) (?:her|his|my) (?:arm|leg)|stroke"),
+        ("bleeding", r"bleed|blood in|black (?:stool|tarry)|tarry|vomiting blood|sangr"),
+        ("allergy", r"hives|swell(?:ing|en)? (?:lips|tongue|face|throat)|lips? (?:started )?swell"
+         r"|throat (?:feels )?tight|allergic|reaction"),
+        ("headache", r"headache|headach|migraine|dolor de cabeza"),
+        ("dizziness", r"dizz|lightheaded|faint|mareo|passed out"),
+        ("nausea", r"nause|vomit|throw(?:ing)? up|threw up|vomito"),
+        ("bowel", r"diarrh|constipat|stool|bowel|diarrea"),
+        ("urinary", r"urin|pee|bladder|uti\b|burning when"),
+        ("cough", r"cough|\btos\b|congest|sinus|sore throat|cold symptoms"),
+        ("rash", r"rash|itch|skin"),
+        ("wound", r"wound|incision|stitch|suture|skin tear|bandage|dressing|scab|bruis"),
+        ("injection_site", r"shot|vaccine|injection site|arm(?:'s)? (?:is )?sore"),
+        ("blood_pressure", r"blood pres+ure|\bbp\b|hypertens|\b(?:[89]\d|1\d\d|2[0-4]\d)/(?:[4-9]\d|1[0-4]\d)\b(?!/)"),
+        ("blood_sugar", r"sugar|glucose|meter|a1c|insulin|diabet|azucar"),
+        ("mental_health", r"suicid|kill myself|don'?t want to be here|want to die|depress|anxi|panic|overdose"
+         r"|pills lined up|took a bunch"),
+        ("pain", r"\bpain\b|\bache\b|sore|hurt|dolor"),
+        ("swelling", r"swell|swollen|puffy|edema|hinchad"),
+        ("procedure_prep", r"colonoscopy|\bprep\b|endoscopy|procedure|fast(?:ing)? before|surgery"),
+        ("pregnancy", r"pregnan|weeks along|embaraz|\d\d weeks\b"),
+        ("side_effect", r"side effect|since starting|started (?:the|a) new"),
+        ("sleep", r"sleep|insomnia"),
+        ("fall_injury", r"\bfell\b|\bfall\b|hit (?:his|her|my) head|injur"),
+        ("infant", r"weeks? old|newborn|infant|baby"),
+    )
+)
+
+_BILLING_TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern))
+    for kind, pattern in (
+        ("statement", r"statement|\bbill(?:ed)?\b|invoice|charge"),
+        ("payment_plan", r"payment plan|monthly payments|pay (?:it )?(?:off )?(?:over time|in installments)"),
+        ("payment", r"\bpa(?:y|id|ying|yment)\b|\bhsa\b|\bfsa\b|debit|credit card|confirmation"),
+        ("insurance_update", r"new insurance|insurance card|update (?:my )?insurance|switched (?:jobs|plans|insurance)"
+         r"|coverage (?:changed|starts)|card"),
+        ("estimate", r"how much|estimate|self-?pay|cash price|cost of|price|what will i owe"),
+        ("claim", r"\bclaim\b|resubmit|denied|coordination of benefits|\beob\b|explanation of benefits"),
+        ("collections", r"collections?\b"),
+        ("refund", r"refund|overpa|credit on my account"),
+        ("preventive", r"preventive|physical|wellness|annual"),
+    )
+)
+
+_VISIT_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern))
+    for kind, pattern in (
+        ("physical", r"physical|annual (?:exam|visit|check)|wellness|check-?up|chequeo|examen anual"),
+        ("follow_up", r"follow[- ]?up|recheck|\bseguimiento\b|see me back|\d+ (?:weeks?|months?) after"),
+        ("vaccine", r"flu shot|vaccin|vacuna|booster|immuni[sz]ation|shot"),
+        ("new_patient", r"new patient|new primary|taking new|establish|transfer (?:my )?care|paciente nuev"),
+        ("lab_visit", r"lab work|blood work|blood draw|labs?\b|analisis"),
+        ("chronic_check", r"sugar check|a1c|diabetes (?:check|visit)|blood pressure check|\bbp check"),
+        ("imaging", r"mammogram|bone density|dexa|dxa|x-?ray|ultrasound|\bmri\b|\bct\b"),
+        ("nurse_visit", r"nurse visit"),
+        ("procedure", r"procedure|biopsy|mole|iud|pap\b|injection"),
+        ("sick_visit", r"sick visit|same[- ]day|urgent appointment"),
+        ("telehealth", r"telehealth|video visit|virtual"),
+    )
+)
+_APPOINTMENT_ACTIONS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern))
+    for kind, pattern in (
+        ("change", r"cancel|reschedul|move my|push (?:my|it)|change my (?:appt|appointment)|can'?t make|running late"
+         r"|be late|stuck|cancelar|cambiar"),
+        ("book", r"\bschedule|\bbook|make an? (?:appt|appointment)|set up|come in for|sacar una cita|hacer una cita"
+         r"|appointment (?:for|with)"),
+        ("callback", r"returning (?:a|your) call|call(?:ed)? me|missed (?:a|your) call|got a call|left me a message"),
+    )
+)
+_WEEKDAYS = re.compile(
+    r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|lunes|martes|miercoles|jueves|viernes"
+    r"|sabado|domingo)s?\b"
+)
+_WEEKDAY_CANON = {
+    "lunes": "monday", "martes": "tuesday", "miercoles": "wednesday", "jueves": "thursday", "viernes": "friday",
+    "sabado": "saturday", "domingo": "sunday",
+}  # fmt: skip
+_PROVIDER = re.compile(r"(?=\b(?:dr\.?|doctor|doctora|with|con)\s+([a-z][a-z'-]{2,}))")
+_NOT_PROVIDER = _words(
+    "the my a an her his your our you me him them it this that someone somebody anyone whoever doctor dr doctora"
+)
+_PHARMACY = re.compile(
+    r"\b(cvs|walgreens|walmart|kroger|publix|rite aid|costco|sam'?s club|target|amazon pharmacy|express scripts"
+    r"|optum|caremark|heb|meijer|safeway|winn-?dixie|harris teeter|food lion|giant|wegmans|hy-?vee"
+    r"|([a-z]+(?: [a-z]+)?) (?:pharmacy|drugs?|apothecary|drug co))\b"
+)
+_UNLISTED_MEDICINE = re.compile(
+    r"\b([a-z][a-z-]{3,})\s+(?:(?:hcl|er|xl|sr|xr|dr|la|cr|od|odt)\s+)?\d+(?:\.\d+)?\s*(?:mg|mcg|units?|ml|meq)\b"
+)
+_NOT_MEDICINE_BEFORE_STRENGTH = _words(
+    "take taking took takes dose doses dosage tablet tablets capsule capsules pill pills from than with only "
+    "about daily twice once increased decreased raised lowered changed started stopped extra every each "
+    "that this then just also were was have been last first same new old more less over under"
+)
+_STRENGTH = re.compile(r"\b(\d+(?:\.\d+)?)\s*(mg|mcg|g|ml|units?|iu|meq|%)(?![a-z])")
+_REFERENCE_NUMBER = re.compile(
+    r"\b(?:statement|account|acct|claim|invoice|confirmation|reference|ref|case|auth(?:orization)?|rx|order"
+    r"|accession|acc)\b\s*(?:number|no\.?|num|#)?\s*(?:ending in\s*)?[:#]?\s*([a-z]{0,4}[\d][\d\- ]{2,18}\d)"
+)
+_SPOKEN_DIGITS = {
+    "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+    "seven": "7", "eight": "8", "nine": "9", "cero": "0", "uno": "1", "dos": "2", "tres": "3", "cuatro": "4",
+    "cinco": "5", "seis": "6", "siete": "7", "ocho": "8", "nueve": "9",
+}  # fmt: skip
+_SPOKEN_REFERENCE = re.compile(
+    r"\b(?:statement|account|claim|invoice|confirmation|reference|case|order)\s+(?:number\s+)?(?:is\s+)?"
+    r"(?:ending in\s+|that ends in\s+)?((?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|uh|um|,)\s*){4,12})"
+)
+_STATUS = (
+    ("approved", re.compile(r"\bapproved\b|aprobad")),
+    ("denied", re.compile(r"\bdenied\b|\bdenial\b")),
+    ("more_info_requested", re.compile(r"more information|additional information|more info")),
+    ("peer_to_peer", re.compile(r"peer[- ]to[- ]peer")),
+    ("submitted", re.compile(r"\bsubmitted\b|received and|pending")),
+)
+_STOP_WORDS = _words(
+    """a about above after again all also am an and any are as at be because been before being below between
+    both but by can could did do does doing down during each few for from further had has have having he her
+    here hers him his how i if in into is it its itself just me more most my no nor not now of off on once only
+    or other our out over own same she should so some such than that the their them then there these they this
+    those through to too under until up very was we were what when where which while who whom why will with would
+    you your yours hi hello thanks thank please dear regards sincerely um uh ok okay yes yeah hey call back
+    number phone date birth birthday dob name this calling de la el los las que en un una por para con mi es y
+    gracias hola"""
+)
+
+
+# --------------------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class RequestFacts:
+    """What an item asks for, reduced to comparable terms. Holds message content (PHI)."""
+
+    type: str
+    medicines: frozenset[str] = frozenset()
+    #: kinds of medicine: those of the named medicines, and lay words ("my blood pressure pill")
+    medicine_classes: frozenset[str] = frozenset()
+    strengths: frozenset[str] = frozenset()
+    forms: frozenset[str] = frozenset()
+    lab_tests: frozenset[str] = frozenset()
+    accession: str | None = None
+    case_id: str | None = None
+    status: str | None = None
+    sender: frozenset[str] = frozenset()
+    specialties: frozenset[str] = frozenset()
+    visit_kinds: frozenset[str] = frozenset()
+    actions: frozenset[str] = frozenset()
+    weekdays: frozenset[str] = frozenset()
+    providers: frozenset[str] = frozenset()
+    topics: frozenset[str] = frozenset()
+    references: frozenset[str] = frozenset()
+    pharmacies: frozenset[str] = frozenset()
+    words: frozenset[str] = frozenset()
+
+    def __repr__(self) -> str:  # message content is PHI: show only which kinds of term were found
+        kinds = [n for n in ("medicines", "forms", "lab_tests", "topics", "references", "visit_kinds")
+                 if getattr(self, n)]
+        return f"RequestFacts(type={self.type}, terms={','.join(kinds) or '-'})"
+
+
+def find_medicines(folded: str) -> frozenset[str]:
+    """Generic names of the medicines a text names, brand names and small typos included."""
+    words = re.findall(r"[a-z0-9]+", folded.replace("-", " "))
+    found: set[str] = set()
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in _PHRASE_STARTS:  # longest phrase first: "potassium chloride" before "potassium"
+            for n in range(min(_MAX_PHRASE, len(words) - i), 1, -1):
+                phrase = " ".join(words[i : i + n])
+                if phrase in _MEDICINES:
+                    found.add(_MEDICINES[phrase])
+                    i += n
+                    break
+            else:
+                n = 0
+            if n:
+                continue
+        generic = _MEDICINES.get(w) or (_near_medicine(w) if len(w) >= 6 else None)
+        if generic:
+            found.add(generic)
+        i += 1
+    if not found:
+        # A name the lexicon lacks is still a medicine when a strength follows it ("xyzol 20 mg").
+        for m in _UNLISTED_MEDICINE.finditer(folded):
+            if m.group(1) not in _NOT_MEDICINE_BEFORE_STRENGTH:
+                found.add(m.group(1))
+    return frozenset(found)
+
+
+@lru_cache(maxsize=8192)
+def _near_medicine(word: str) -> str | None:
+    """The medicine a mistyped word stands for ("albuteral"), within the same first letter."""
+    if word in _NOT_MEDICINES or word.isdigit():
+        return None
+    best, best_score = None, 0.0
+    for cand in _MEDICINES_BY_LETTER.get(word[0], ()):
+        if abs(len(cand) - len(word)) <= 2:
+            score = fuzz.ratio(word, cand, score_cutoff=85)
+            if score > best_score:
+                best, best_score = cand, score
+    return _MEDICINES[best] if best else None
+
+
+def _kinds(text: str, table: Sequence[tuple[str, re.Pattern[str]]]) -> frozenset[str]:
+    return frozenset(kind for kind, pattern in table if pattern.search(text))
+
+
+def _references(folded: str) -> frozenset[str]:
+    """Statement, claim, account, case and order numbers, written or said digit by digit."""
+    out = set()
+    for m in _REFERENCE_NUMBER.finditer(folded):
+        digits = re.sub(r"\D", "", m.group(1))
+        if len(digits) >= 4:
+            out.add(digits)
+    for m in _SPOKEN_REFERENCE.finditer(folded):
+        digits = "".join(_SPOKEN_DIGITS.get(w, "") for w in re.findall(r"[a-z]+", m.group(1)))
+        if len(digits) >= 4:
+            out.add(digits)
+    return frozenset(out)
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def _meta(item: InboundItem, key: str) -> str | None:
+    value = item.metadata.get(key) if item.metadata else None
+    return str(value) if value not in (None, "") else None
+
+
+def request_facts(item: InboundItem, type: str) -> RequestFacts:
+    """The terms that say what an item asks for, read once at intake."""
+    folded = fold(item.text)
+    meta_item = _meta(item, "item")
+    medicines = find_medicines(folded + (" " + fold(meta_item) if meta_item else ""))
+    strengths = frozenset(f"{float(n):g} {u.rstrip('s')}" for n, u in _STRENGTH.findall(folded))
+    test = _meta(item, "test")
+    lab_tests = frozenset({re.sub(r"[^a-z0-9]+", " ", fold(test)).strip()}) if test else frozenset()
+    accession = _meta(item, "accession")
+    if not accession and (m := re.search(r"\b(?:accession|acc)\b\s*[:#]?\s*([a-z0-9][a-z0-9-]{4,})", folded)):
+        accession = m.group(1)
+    case_id = _meta(item, "case_id")
+    status = _meta(item, "status")
+    if type == "prior_auth_pending" and not status:
+        status = next((name for name, pattern in _STATUS if pattern.search(folded)), None)
+    # A fax says who sent it by its station id and number; either one names the sender.
+    senders = {x for x in (_meta(item, "csid"), _meta(item, "from_number")) if x}
+    if item.channel == "fax" and folded.strip():
+        senders.add(folded.strip().splitlines()[0][:60])
+    pharmacies = frozenset(m.group(1).strip() for m in _PHARMACY.finditer(folded))
+    providers = frozenset(
+        p for p in _PROVIDER.findall(folded) if p not in _NOT_PROVIDER and p not in _STOP_WORDS
+    )
+    words = frozenset(
+        _stem(w) for w in re.findall(r"[a-z]{3,}", folded) if w not in _STOP_WORDS
+    )
+    # Each type is compared on its own terms (see match_request): read only those.
+    clinical = type in ("clinical_urgent", "clinical_question")
+    appointment = type == "appointment_callback"
+    classes = {_CLASS_WORDS[m.group(1)] for m in _CLASS_PATTERN.finditer(folded)} if type == R_TYPE else set()
+    for medicine in medicines:
+        classes |= _CLASSES.get(medicine, frozenset())
+    return RequestFacts(
+        type=type,
+        medicines=medicines,
+        medicine_classes=frozenset(classes),
+        strengths=strengths,
+        forms=_kinds(folded, _FORMS) if type == "records_request" else frozenset(),
+        lab_tests=lab_tests,
+        accession=fold(accession).strip() if accession else None,
+        case_id=re.sub(r"[^a-z0-9]", "", fold(case_id)) if case_id else None,
+        status=fold(status).strip() if status else None,
+        sender=frozenset(x for s in senders if (x := re.sub(r"[^a-z0-9]", "", fold(s)))),
+        specialties=_kinds(folded, _SPECIALTIES) if type == "referral_packet" else frozenset(),
+        visit_kinds=_kinds(folded, _VISIT_KINDS) if appointment else frozenset(),
+        actions=_kinds(folded, _APPOINTMENT_ACTIONS) if appointment else frozenset(),
+        weekdays=frozenset(_WEEKDAY_CANON.get(d, d) for d in _WEEKDAYS.findall(folded)),
+        providers=providers,
+        topics=(
+            _kinds(folded, _BILLING_TOPICS) if type == "billing_inquiry"
+            else _kinds(folded, _CLINICAL_TOPICS) if clinical else frozenset()
+        ),
+        references=_references(folded),
+        pharmacies=pharmacies,
+        words=words,
+    )
+
+
+# --------------------------------------------------------------------------- same request
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMatch:
+    """How alike two requests of one type are; `different` when they plainly ask for different things."""
+
+    score: float
+    terms: tuple[str, ...] = ()
+    different: bool = False
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    """Dice overlap of two word sets: 1 when equal, 0 when disjoint."""
+    if not a or not b:
+        return 0.0
+    return 2 * len(a & b) / (len(a) + len(b))
+
+
+def _same_reference(a: frozenset[str], b: frozenset[str]) -> str | None:
+    """A shared reference number; a spoken 'ending in 4417' matches the written '20611-4417'."""
+    for x in a:
+        for y in b:
+            short, long_ = sorted((x, y), key=len)
+            if len(short) >= 4 and long_.endswith(short):
+                return short
+    return None
+
+
+def match_request(a: RequestFacts, b: RequestFacts) -> RequestMatch:
+    """Whether two items of the same type ask for the same thing (0..1), or plainly different things."""
+    text = _overlap(a.words, b.words)
+    ref = _same_reference(a.references, b.references)
+    kind = a.type
+    if kind.startswith("lab_result"):
+        # Results are not requests: two results are one only when they are one accession.
+        if a.accession and a.accession == b.accession:
+            return RequestMatch(1.0, ("accession",))
+        return RequestMatch(0.0, (), True)
+    if kind == "prior_auth_pending":
+        if a.case_id and b.case_id:
+            if a.case_id != b.case_id:
+                return RequestMatch(0.0, (), True)
+            # A new status is news about the case, not the same notice again.
+            if a.status and b.status and a.status != b.status:
+                return RequestMatch(0.0, (), True)
+            return RequestMatch(1.0, ("case_id",))
+        shared = a.medicines & b.medicines
+        if shared and (a.status == b.status or not (a.status and b.status)):
+            return RequestMatch(0.8, tuple(sorted(shared)))
+        return RequestMatch(0.3 * text, ())
+    if kind == "medication_refill":
+        shared = a.medicines & b.medicines
+        if shared:
+            return RequestMatch(0.95, tuple(f"medicine:{m}" for m in sorted(shared)))
+        if a.medicines and b.medicines:
+            return RequestMatch(0.0, (), True)
+        # One side names no medicine: "my blood pressure pill" is the same refill as the
+        # lisinopril the other names; otherwise only a shared pharmacy and words can tell.
+        pharmacy = _same_pharmacy(a.pharmacies, b.pharmacies)
+        kinds = a.medicine_classes & b.medicine_classes
+        if kinds:
+            return RequestMatch(round(0.6 + (0.15 if pharmacy else 0.0) + 0.3 * text, 4),
+                                tuple(f"medicine_class:{k}" for k in sorted(kinds)))
+        return RequestMatch(round(0.35 + (0.3 if pharmacy else 0.0) + 0.4 * text, 4),
+                            ("pharmacy",) if pharmacy else ())
+    if kind == "records_request":
+        # "a letter" and "a copy of my records" are what most requests say; the named form decides.
+        specific_a, specific_b = a.forms - _GENERIC_FORMS, b.forms - _GENERIC_FORMS
+        if specific_a and specific_b:
+            shared = specific_a & specific_b
+            if not shared:
+                return RequestMatch(0.0, (), True)
+            return RequestMatch(0.9, tuple(f"form:{f}" for f in sorted(shared)))
+        shared = a.forms & b.forms
+        if shared and not (specific_a or specific_b):
+            return RequestMatch(0.8, tuple(f"form:{f}" for f in sorted(shared)))
+        return RequestMatch(round(0.3 + 0.6 * text, 4), ())
+    if kind == "referral_packet":
+        if a.sender & b.sender:
+            return RequestMatch(0.95, ("sender",))
+        shared = a.specialties & b.specialties
+        if shared:
+            return RequestMatch(0.75, tuple(f"specialty:{s}" for s in sorted(shared)))
+        if a.specialties and b.specialties:
+            return RequestMatch(0.0, (), True)
+        return RequestMatch(round(0.3 + 0.6 * text, 4), ())
+    if kind == "billing_inquiry":
+        if ref:
+            return RequestMatch(1.0, ("reference",))
+        if a.references and b.references:
+            return RequestMatch(0.0, (), True)
+        shared = (a.topics & b.topics) - {"payment", "preventive"}
+        if shared:
+            return RequestMatch(round(0.6 + 0.4 * text, 4), tuple(f"topic:{t}" for t in sorted(shared)))
+        if a.topics - {"payment"} and b.topics - {"payment"}:
+            return RequestMatch(round(0.2 + 0.4 * text, 4), ())
+        return RequestMatch(round(0.4 + 0.6 * text, 4), ())
+    if kind == "appointment_callback":
+        return _match_appointment(a, b, text)
+    if kind in ("clinical_urgent", "clinical_question"):
+        shared_meds = a.medicines & b.medicines
+        shared_topics = (a.topics & b.topics) - {"pain"}
+        terms = tuple(f"medicine:{m}" for m in sorted(shared_meds)) + tuple(
+            f"topic:{t}" for t in sorted(shared_topics)
+        )
+        score = 0.3 * bool(shared_meds) + (0.0, 0.35, 0.45)[min(2, len(shared_topics))] + 0.5 * text
+        if not shared_meds and not shared_topics and (a.topics or a.medicines) and (b.topics or b.medicines):
+            score *= 0.5  # each names what it is about, and they name nothing in common
+        return RequestMatch(round(min(1.0, 0.25 + score), 4), terms)
+    # "other" (spam, wrong numbers) is never merged: nobody asked for anything.
+    return RequestMatch(0.0, (), True)
+
+
+def _same_pharmacy(a: frozenset[str], b: frozenset[str]) -> bool:
+    return any(x == y or fuzz.ratio(x, y) >= 85 for x in a for y in b)
+
+
+def _match_appointment(a: RequestFacts, b: RequestFacts, text: float) -> RequestMatch:
+    terms: list[str] = []
+    # One patient rarely has two scheduling errands open at once: lean to "same" unless the
+    # visits or the errands differ.
+    score = 0.5
+    visits = a.visit_kinds & b.visit_kinds
+    if visits:
+        score += 0.35
+        terms.extend(f"visit:{v}" for v in sorted(visits))
+    elif a.visit_kinds and b.visit_kinds:
+        return RequestMatch(0.0, (), True)
+    if a.weekdays & b.weekdays:
+        score += 0.15
+        terms.extend(f"day:{d}" for d in sorted(a.weekdays & b.weekdays))
+    if any(fuzz.ratio(x, y) >= 85 for x in a.providers for y in b.providers):
+        score += 0.15
+        terms.append("provider")
+    actions = a.actions & b.actions
+    if actions:
+        score += 0.1
+        terms.extend(f"action:{x}" for x in sorted(actions))
+    elif a.actions and b.actions:
+        score -= 0.2  # one cancels, the other books: two errands
+    return RequestMatch(round(min(1.0, score + 0.3 * text), 4), tuple(terms))
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class DedupCandidate:
+    """One item as duplicate detection sees it; built at intake and kept with the item.
+
+    `root_external_id` is the earliest item of the item's cluster (itself for an original),
+    and `root_received_at` when that root arrived: the 72-hour window runs from the root.
+    """
+
+    external_id: str
+    received_at: datetime
+    type: str
+    identity: Identity
+    facts: RequestFacts
+    root_external_id: str = ""
+    root_received_at: datetime | None = None
+    open: bool = True
+    urgency: str | None = None
+    channel: str = ""
+
+    def __post_init__(self) -> None:
+        require_aware(self.received_at, "received_at")
+        if not self.root_external_id:
+            object.__setattr__(self, "root_external_id", self.external_id)
+        if self.root_received_at is None:
+            object.__setattr__(self, "root_received_at", self.received_at)
+        else:
+            require_aware(self.root_received_at, "root_received_at")
+
+    def __repr__(self) -> str:
+        return f"DedupCandidate({self.external_id}, type={self.type}, root={self.root_external_id})"
+
+    @property
+    def window_start(self) -> datetime:
+        return self.root_received_at or self.received_at
+
+    def as_root_of(self, match: DuplicateMatch | None) -> DedupCandidate:
+        """This candidate as it is stored once `match` (or no match) was decided for it."""
+        if match is None:
+            return self
+        return DedupCandidate(
+            self.external_id, self.received_at, self.type, self.identity, self.facts,
+            match.root_external_id, match.root_received_at, self.open, self.urgency, self.channel,
+        )  # fmt: skip
+
+
+def candidate_for(
+    item: InboundItem, type: str, *, urgency: str | None = None
+) -> DedupCandidate:
+    """The candidate record of a new item (an original until `find_duplicate` says otherwise)."""
+    return DedupCandidate(
+        external_id=item.external_id,
+        received_at=item.received_at,
+        type=type,
+        identity=extract_identity(item),
+        facts=request_facts(item, type),
+        urgency=urgency,
+        channel=item.channel,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DedupConfig:
+    """How sure duplicate detection must be. Defaults measured on ../shared/samples and our cases."""
+
+    window: timedelta = timedelta(hours=72)
+    #: patient evidence needed: 0.6 is a date of birth plus a name, or an MRN, or phone plus full name
+    patient_threshold: float = 0.6
+    #: request likeness needed (same medicine, same form, same referral sender, ...)
+    request_threshold: float = 0.6
+    #: merging into a task already resolved still names its root; the shell decides whether to reopen
+    match_closed: bool = True
+    #: pairs of (new type, earlier type) also compared besides equal types. Empty by default: a
+    #: clinical_urgent item must never be folded into a routine clinical_question.
+    related_types: frozenset[tuple[str, str]] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateMatch:
+    """The verdict for the `merged` event: which root, how sure, and on what evidence."""
+
+    root_external_id: str
+    matched_external_id: str
+    root_received_at: datetime
+    score: float
+    patient_score: float
+    request_score: float
+    patient_fields: tuple[str, ...]
+    request_terms: tuple[str, ...]
+    root_open: bool = True
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Patient fields and request terms together, as the `merged` event records them."""
+        return tuple(f"patient:{f}" for f in self.patient_fields) + self.request_terms
+
+
+_URGENCY_RANK = {"routine": 0, "urgent": 1, "emergent": 2}
+
+
+def find_duplicate(
+    new: DedupCandidate,
+    candidates: Iterable[DedupCandidate],
+    window: timedelta | None = None,
+    config: DedupConfig | None = None,
+) -> DuplicateMatch | None:
+    """The root of the earlier request that `new` repeats, or None if it is a new request.
+
+    Candidates are earlier items that share an identity key with `new` (the store fetches
+    them by key); the window runs from each candidate's root, so a chain of reminders
+    cannot stretch one request past 72 hours.
+    """
+    cfg = config or DedupConfig()
+    window = window if window is not None else cfg.window
+    if new.type == "other" or new.identity.is_empty:
+        return None
+    best: DuplicateMatch | None = None
+    for cand in candidates:
+        if cand.external_id == new.external_id or cand.received_at > new.received_at:
+            continue
+        if cand.type != new.type and (new.type, cand.type) not in cfg.related_types:
+            continue
+        if new.received_at - cand.window_start > window:
+            continue
+        if not cand.open and not cfg.match_closed:
+            continue
+        patient = match_patient(new.identity, cand.identity)
+        if patient.different or patient.score < cfg.patient_threshold:
+            continue
+        request = match_request(new.facts, cand.facts)
+        if request.different or request.score < cfg.request_threshold:
+            continue
+        score = round((patient.score + request.score) / 2, 4)
+        if best is None or score > best.score or (
+            score == best.score and cand.window_start < best.root_received_at
+        ):
+            best = DuplicateMatch(
+                root_external_id=cand.root_external_id,
+                matched_external_id=cand.external_id,
+                root_received_at=cand.window_start,
+                score=score,
+                patient_score=patient.score,
+                request_score=request.score,
+                patient_fields=patient.fields,
+                request_terms=request.terms,
+                root_open=cand.open,
+            )
+    return best
+
+
+def dedup_replay(
+    items_with_types: Iterable[tuple[InboundItem, str]],
+    config: DedupConfig | None = None,
+) -> list[str | None]:
+    """`duplicate_of` for each item in arrival order, as the dispatcher would decide it.
+
+    Candidates are fetched through an in-memory index of `identity_keys`, as the store does
+    with its patient_keys table, so the cost per item follows the candidates, not the history.
+    """
+    cfg = config or DedupConfig()
+    index: dict[str, list[DedupCandidate]] = {}
+    out: list[str | None] = []
+    for item, type_ in items_with_types:
+        new = candidate_for(item, type_)
+        keys = identity_keys(new.identity)
+        since = new.received_at - cfg.window
+        seen: dict[str, DedupCandidate] = {}
+        for key in keys:
+            for cand in index.get(key, ()):
+                if cand.received_at >= since:
+                    seen.setdefault(cand.external_id, cand)
+        match = find_duplicate(new, seen.values(), config=cfg)
+        out.append(match.root_external_id if match else None)
+        stored = new.as_root_of(match)
+        for key in keys:
+            index.setdefault(key, []).append(stored)
+    return out
+
+
+__all__ = [
+    "DedupCandidate",
+    "DedupConfig",
+    "DuplicateMatch",
+    "RequestFacts",
+    "RequestMatch",
+    "candidate_for",
+    "dedup_replay",
+    "find_duplicate",
+    "find_medicines",
+    "match_request",
+    "request_facts",
+]

@@ -1,0 +1,324 @@
+"""Patient identity from partial data: each rule of careroute.identity with plain values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from careroute.identity import (
+    Identity,
+    extract_identity,
+    find_dob,
+    fold,
+    given_compatible,
+    identity_keys,
+    match_patient,
+    normalise_phone,
+    phonetic,
+    spoken_phones,
+)
+from careroute.model import InboundItem, Patient
+
+WHEN = datetime.fromisoformat("2027-03-01T09:00:00-06:00")
+
+
+def an_item(body: str, channel: str = "voicemail", **patient: Any) -> InboundItem:
+    metadata = patient.pop("metadata", {})
+    return InboundItem(channel, "x-1", WHEN, body, Patient(**patient), metadata=metadata)
+
+
+# -------------------------------------------------------------------- MRN
+
+
+def test_it_normalises_the_mrn() -> None:
+    assert extract_identity(an_item("hi", "portal", mrn=" ab-123 456 ")).mrn == "AB123456"
+
+
+def test_it_reads_an_mrn_from_a_lab_text_but_not_a_hospital_mrn() -> None:
+    assert extract_identity(an_item("Pt: DOE, JAN  MRN: FM155208", "lab")).mrn == "FM155208"
+    assert extract_identity(an_item("result for Jan Doe, hospital MRN H00593812", "lab")).mrn is None
+
+
+def test_it_calls_two_chart_mrns_different_patients() -> None:
+    a = Identity(mrn="A1", given="lee", family=("park",), dob="1980-08-08")
+    b = Identity(mrn="A2", given="lee", family=("park",), dob="1980-08-08")
+    assert match_patient(a, b).different
+
+
+def test_it_does_not_let_an_mrn_read_from_text_contradict_the_chart() -> None:
+    chart = Identity(mrn="A1", dob="1971-03-22", given="teresa", family=("quinn",))
+    lab = Identity(mrn="H005", dob="1971-03-22", given="teresa", family=("quinn",), from_text=frozenset({"mrn"}))
+    match = match_patient(chart, lab)
+    assert not match.different and match.score >= 0.6
+
+
+# -------------------------------------------------------------------- phones
+
+
+@pytest.mark.parametrize(
+    "raw", ["(715) 555-0102", "715.555.0102", "+1 715 555 0102", "17155550102", "715-555-0102"]
+)
+def test_it_normalises_phone_numbers_to_ten_digits(raw: str) -> None:
+    assert normalise_phone(raw) == "7155550102"
+
+
+@pytest.mark.parametrize("raw", ["555-0102", "", "0155550102", "12345"])
+def test_it_refuses_what_is_not_a_us_phone_number(raw: str) -> None:
+    assert normalise_phone(raw) is None
+
+
+def test_it_reads_a_phone_number_said_digit_by_digit_in_english_and_spanish() -> None:
+    assert spoken_phones("call me at four seven eight five five five zero one eight seven") == ["4785550187"]
+    assert spoken_phones("mi numero es siete uno cinco, cinco cinco cinco, cero uno dos tres") == ["7155550123"]
+    assert spoken_phones("account one one eight two nine") == []
+
+
+def test_it_keeps_the_caller_phone_and_the_callback_number() -> None:
+    body = "this is ann lee, call me back at seven one five five five five zero one nine nine"
+    item = an_item(body, phone="7155550102")
+    identity = extract_identity(item)
+    assert identity.phone == "7155550102"
+    assert identity.other_phones == ("7155550199",)
+
+
+def test_it_takes_only_the_patients_line_of_a_fax_for_a_phone() -> None:
+    body = "KROGER RX\nPatient: Dan Ortiz  DOB: 02/11/1958  Phone on file: 715-555-0117\nRespond by fax to 715-555-0109"
+    identity = extract_identity(an_item(body, "fax"))
+    assert identity.phone == "7155550117"
+    assert "7155550109" not in identity.phones
+
+
+# -------------------------------------------------------------------- dates of birth
+
+
+@pytest.mark.parametrize(
+    ("said", "dob"),
+    [
+        ("this is maria lopez, date of birth march fourth nineteen sixty one", "1961-03-04"),
+        ("birthday december ninth eighty one", "1981-12-09"),
+        ("date of birth three fourteen sixty one", "1961-03-14"),
+        ("date of birth ten twenty three nineteen fifty", "1950-10-23"),
+        ("date of birth uh oh five twenty two sixty four", "1964-05-22"),
+        ("birthday is uh, four, four, nineteen forty two", "1942-04-04"),
+        ("birthday april third two thousand eleven", "2011-04-03"),
+        ("date of birth eight fifteen twenty seventeen", "2017-08-15"),
+        ("born on the twenty-third of january, nineteen eighty-eight", "1988-01-23"),
+        ("date of birth, uh, march the fourth, nineteen sixty-one", "1961-03-04"),
+        ("birthday june first two thousand and four", "2004-06-01"),
+    ],
+)
+def test_it_reads_a_spoken_english_date_of_birth(said: str, dob: str) -> None:
+    assert find_dob(fold(said), 2027)[0] == dob
+
+
+@pytest.mark.parametrize(
+    ("said", "dob"),
+    [
+        ("mi fecha de nacimiento es doce de mayo de mil novecientos cincuenta y siete", "1957-05-12"),
+        ("nació el nueve de febrero del dos mil veintidós", "2022-02-09"),
+        ("fecha de nacimiento el primero de enero de dos mil uno", "2001-01-01"),
+        ("nacida el catorce de marzo del sesenta y uno", "1961-03-14"),
+        ("fecha de nacimiento: 14/03/1961", "1961-03-14"),
+    ],
+)
+def test_it_reads_a_spoken_spanish_date_of_birth(said: str, dob: str) -> None:
+    assert find_dob(fold(said), 2027)[0] == dob
+
+
+@pytest.mark.parametrize(
+    ("written", "dob"),
+    [
+        ("DOB: 03/04/1961", "1961-03-04"),
+        ("DOB: 2/14/44", "1944-02-14"),
+        ("(DOB 1971-03-22, hospital MRN", "1971-03-22"),
+        ("d.o.b. 3/14/61", "1961-03-14"),
+        ("Ivy's DOB is 4/16/2014.", "2014-04-16"),
+        ("DOB: Jan 5, 1952", "1952-01-05"),
+    ],
+)
+def test_it_reads_a_written_date_of_birth(written: str, dob: str) -> None:
+    assert find_dob(fold(written), 2027)[0] == dob
+
+
+def test_it_never_reads_a_date_of_birth_in_the_future_or_an_impossible_one() -> None:
+    assert find_dob(fold("date of birth february thirtieth eighty"), 2027)[0] is None
+    assert find_dob(fold("birthday march twenty second"), 2027)[0] is None
+    assert find_dob(fold("dob twelve twelve twenty thirty"), 2027)[0] is None
+
+
+def test_it_marks_what_it_read_from_text() -> None:
+    identity = extract_identity(an_item("hi this is ann lee, date of birth one two eighty", phone="7155550102"))
+    assert identity.dob == "1980-01-02"
+    assert identity.from_text == {"dob", "name"}
+    chart = extract_identity(an_item("hi", "portal", name="Ann Lee", dob="1980-01-02"))
+    assert chart.from_text == frozenset()
+
+
+# -------------------------------------------------------------------- names
+
+
+@pytest.mark.parametrize(
+    ("body", "given", "family"),
+    [
+        ("yeah hi this is tom voychick uh that's w o j c i k, date of birth three fourteen sixty one", "tom", "wojcik"),
+        ("good morning this is ifeoma new so, n w o s u, date of birth february eighteenth", "ifeoma", "nwosu"),
+        ("this is keisha at the pharmacy calling for patient victor yanez, y a n e z, date of birth ten "
+         "twenty three nineteen fifty", "victor", "yanez"),
+        ("this is walter calling about my wife eleanor schofield, date of birth one nine nineteen forty eight",
+         "eleanor", "schofield"),
+        ("hi this is linda, agnes pryor's daughter, her date of birth is one seven thirty eight", "agnes", "pryor"),
+        ("hola habla rosa quintero eh mi fecha de nacimiento es doce de mayo de mil novecientos cincuenta y siete",
+         "rosa", "quintero"),
+        ("le llamo para mi esposo josé sandoval, fecha de nacimiento veinte de octubre de mil novecientos setenta",
+         "jose", "sandoval"),
+        ("hola, le habla maria de los angeles gutierrez, necesito una cita", "maria", "gutierrez"),
+    ],
+)
+def test_it_reads_the_patients_name_from_a_transcript(body: str, given: str, family: str) -> None:
+    identity = extract_identity(an_item(body))
+    assert identity.given == given
+    assert family in identity.family
+
+
+@pytest.mark.parametrize(
+    ("body", "given", "family"),
+    [
+        ("REFILL REQUEST\nPatient: LOPEZ, MARIA   DOB: 03/04/1961", "maria", "lopez"),
+        ("Pt: PRUITT, HAROLD W   DOB: 11/23/1956", "harold", "pruitt"),
+        ("Patient: Ingrid M. Solberg   DOB: 02/14/1944", "ingrid", "solberg"),
+        ("Employee: Lorenzo Pellegrini   DOB 01/09/1976", "lorenzo", "pellegrini"),
+        ("Patient Name: DE LA CRUZ, JUAN CARLOS   DOB: 01/02/1950", "juan", "delacruz"),
+    ],
+)
+def test_it_reads_the_patients_name_from_a_fax(body: str, given: str, family: str) -> None:
+    identity = extract_identity(an_item(body, "fax"))
+    assert identity.given == given
+    assert family in identity.family
+    assert identity.dob is not None
+
+
+def test_it_takes_the_childs_name_from_a_parents_email() -> None:
+    body = "Our claim for my daughter Ivy Voss's visit was denied. Ivy's DOB is 4/16/2014.\nRenata Voss"
+    identity = extract_identity(an_item(body, "email", name="Renata Voss"))
+    assert (identity.given, identity.dob) == ("ivy", "2014-04-16")
+
+
+def test_it_keeps_the_caller_id_name_as_weak_evidence_only() -> None:
+    named = extract_identity(an_item("hi it's roland", phone="7155550135", metadata={"caller_id_name": "HALE R"}))
+    assert (named.caller_family, named.caller_initial) == ("hale", "r")
+    for generic in ("WIRELESS CALLER", "RESTRICTED", "PUBLIX PHARMACY"):
+        assert extract_identity(an_item("hi", metadata={"caller_id_name": generic})).caller_family is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("jon", "john"), ("bill", "william"), ("bob", "robert"), ("liz", "elizabeth"), ("tom", "tomasz"),
+     ("peggy", "margaret"), ("pepe", "jose"), ("r", "roland"), ("sean", "shawn"), ("debbie", "debra")],
+)
+def test_it_knows_nicknames_initials_and_short_forms(a: str, b: str) -> None:
+    assert given_compatible(a, b)
+
+
+@pytest.mark.parametrize(("a", "b"), [("jake", "luke"), ("mary", "martin"), ("anna", "klara")])
+def test_it_tells_different_given_names_apart(a: str, b: str) -> None:
+    assert not given_compatible(a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("Gonzales", "Gonzalez"), ("McDonald", "MacDonald"), ("Phillips", "Philips"), ("Thibodeaux", "Thibodeau")],
+)
+def test_it_gives_sound_alike_surnames_one_key(a: str, b: str) -> None:
+    assert phonetic(a) == phonetic(b) or phonetic(a)[:5] == phonetic(b)[:5]
+
+
+def test_it_joins_mc_and_folds_accents_and_apostrophes() -> None:
+    assert extract_identity(an_item("hi", "portal", name="Angela Mc Donald")).family == ("mcdonald",)
+    assert extract_identity(an_item("hi", "portal", name="José Peña")).given == "jose"
+    assert extract_identity(an_item("hi", "portal", name="José Peña")).family == ("pena",)
+    assert extract_identity(an_item("hi", "portal", name="Noreen O'Sullivan")).family == ("osullivan",)
+
+
+def test_it_keeps_both_halves_of_a_double_barrelled_surname() -> None:
+    family = extract_identity(an_item("hi", "portal", name="Ana Ruiz-Delgado")).family
+    assert {"ruizdelgado", "ruiz", "delgado"} <= set(family)
+
+
+# -------------------------------------------------------------------- matching
+
+
+def chart(**kw: Any) -> Identity:
+    return Identity(**kw)
+
+
+def said(**kw: Any) -> Identity:
+    return Identity(from_text=frozenset({"name", "dob"}), **kw)
+
+
+def test_it_calls_same_name_different_date_of_birth_different_patients() -> None:
+    a = chart(mrn="A1", given="daniel", family=("ortiz",), dob="1958-02-11")
+    b = said(given="daniel", family=("ortiz",), dob="1991-07-30", phone="9125550166")
+    match = match_patient(a, b)
+    assert match.different
+    assert match.reason == "different date of birth"
+
+
+def test_it_matches_a_spoken_name_and_date_of_birth_to_the_chart() -> None:
+    a = chart(mrn="A1", given="tomasz", family=("wojcik",), dob="1961-03-14", phone="4785550134")
+    b = said(given="tom", family=("wojcik",), dob="1961-03-14", phone="4785550134")
+    match = match_patient(a, b)
+    assert match.score == 1.0
+    assert set(match.fields) == {"dob", "family_name", "given_name", "phone"}
+
+
+def test_it_forgives_a_misheard_surname_when_birthday_and_given_name_agree() -> None:
+    a = chart(given="mei", family=("xiong",), dob="1977-01-16")
+    b = said(given="mei", family=("zhong",), dob="1977-01-16")
+    assert match_patient(a, b).score >= 0.6
+
+
+def test_it_does_not_match_on_a_date_of_birth_alone() -> None:
+    a = chart(given="omar", family=("aziz",), dob="2000-01-01")
+    b = chart(given="kelly", family=("brooks",), dob="2000-01-01")
+    assert match_patient(a, b).different
+    assert match_patient(Identity(dob="2000-01-01"), Identity(dob="2000-01-01")).score < 0.6
+
+
+def test_it_calls_spouses_on_one_phone_different_patients() -> None:
+    a = chart(given="george", family=("amundsen",), phone="7155550140")
+    b = chart(given="helen", family=("amundsen",), phone="7155550140")
+    assert match_patient(a, b).different
+
+
+def test_it_keeps_spoken_twins_apart() -> None:
+    a = said(given="jacob", family=("hahn",), dob="2015-04-04", phone="7155550183")
+    b = said(given="luke", family=("hahn",), dob="2015-04-04", phone="7155550183")
+    assert match_patient(a, b).score < 0.6
+
+
+def test_it_tolerates_a_transcript_swapping_month_and_day() -> None:
+    a = chart(given="ann", family=("lee",), dob="1980-03-04", phone="7155550102")
+    b = said(given="ann", family=("lee",), dob="1980-04-03", phone="7155550102")
+    match = match_patient(a, b)
+    assert not match.different
+
+
+def test_it_gives_selective_index_keys() -> None:
+    identity = chart(mrn="FM304127", given="tomasz", family=("wojcik",), dob="1961-03-14", phone="4785550134")
+    keys = identity_keys(identity)
+    assert "mrn:FM304127" in keys
+    assert "phone:4785550134" in keys
+    assert "dob:1961-03-14" in keys
+    assert f"name:{phonetic('wojcik')}|1961-03-14" in keys
+    assert identity_keys(Identity()) == ()
+    no_dob = identity_keys(chart(given="heidi", family=("voss",)))
+    assert no_dob == (f"name:{phonetic('voss')}|h",)
+
+
+def test_it_never_shows_phi_in_its_repr() -> None:
+    identity = extract_identity(an_item("this is ann lee, date of birth one two eighty", phone="7155550102"))
+    text = repr(identity)
+    for secret in ("ann", "lee", "1980", "7155550102"):
+        assert secret not in text
