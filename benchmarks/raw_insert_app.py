@@ -1,6 +1,6 @@
 """Reference endpoint: the same web stack (FastAPI + uvicorn + SQLAlchemy) doing one raw insert per request.
 
-    python benchmarks/raw_insert_app.py DATABASE_URL PORT
+python benchmarks/raw_insert_app.py DATABASE_URL PORT
 """
 
 from __future__ import annotations

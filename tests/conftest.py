@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -117,6 +118,11 @@ def dispatcher(store: Store, starter_pack: LoadedPack, clock: SimulatedClock) ->
     return d
 
 
+def patient_for(external_id: str) -> Patient:
+    """A distinct patient per item, so that unrelated test items are never merged as duplicates."""
+    return Patient(mrn=f"TS{zlib.crc32(external_id.encode()) % 10**6:06d}", name="Alice Test", dob="1970-01-01")
+
+
 def make_item(
     external_id: str = "portal-1", *, channel: str = "portal", body: str | None = None, **kw: Any
 ) -> InboundItem:
@@ -126,7 +132,7 @@ def make_item(
         external_id=external_id,
         received_at=kw.pop("received_at", T0),
         body=body if body is not None else "Please send a refill of my atorvastatin 40 mg to the pharmacy.",
-        patient=kw.pop("patient", Patient(mrn="TS000001", name="Alice Test", dob="1970-01-01")),
+        patient=kw.pop("patient", patient_for(external_id)),
         subject=kw.pop("subject", None),
         metadata=kw.pop("metadata", {}),
     )

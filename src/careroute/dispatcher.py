@@ -8,8 +8,9 @@ side effects belong after commit.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,15 +20,20 @@ from sqlalchemy.exc import IntegrityError
 
 from careroute import lifecycle
 from careroute.assignment import URGENCY_RANK, Person, Requirements, WaitingTask, allowed, plan
+from careroute.dedup import DedupCandidate, DedupConfig, DuplicateMatch, candidate_for, find_duplicate
+from careroute.identity import identity_keys
 from careroute.model import Classification, Decision, Event, InboundItem, Staff, Task
 from careroute.presence import LIVE_STATES, effective_presence
-from careroute.routing import choose_queue
+from careroute.routing import QueueChoice, choose_queue
 from careroute.rules.loader import LoadedPack
-from careroute.store.repository import Store
+from careroute.store.repository import Store, row_to_item
 
 #: How many waiting tasks per queue one push looks at: enough to fill every free
 #: slot of a practice's staff, bounded so that a push never scans a whole backlog.
 PUSH_SCAN = 200
+
+#: Duplicate-detection views of recent items kept in memory, so intake does not re-read them.
+CANDIDATE_CACHE = 50_000
 
 #: Claim targets until the pack's SLA section says otherwise (practice benchmarks).
 DEFAULT_CLAIM_TARGET = {
@@ -74,6 +80,7 @@ class IntakeResult:
     task_id: int
     created: bool  # False when this (channel, external_id) was already taken in
     decision: Decision
+    merged: bool = False  # True when the item joined an open task of the same request
 
 
 def pack_is_open(pack: LoadedPack) -> Callable[[datetime], bool]:
@@ -120,6 +127,8 @@ class Dispatcher:
             type_credentials={t: frozenset(s.requires) for t, s in spec.tags.items() if s.requires},
         )
         self.reroute_codes = {r.code for r in spec.reroute_reasons}
+        self.dedup = DedupConfig()
+        self._candidates: OrderedDict[int, DedupCandidate] = OrderedDict()
 
     # -- start-up ------------------------------------------------------------
 
@@ -147,36 +156,77 @@ class Dispatcher:
         `at_received` stamps each item's events with its own received_at instead
         of the clock: replay uses it to run a week of history as it happened.
         """
-        # Classification is pure CPU work: do it before taking the write lock.
-        classified = [(item, self.classifier(item)) for item in batch]
+        # Classification and identity extraction are pure CPU work: do them before taking the write lock.
+        prepared = []
+        for item in batch:
+            c = self.classifier(item)
+            prepared.append((item, c, candidate_for(item, c.type, urgency=c.urgency)))
         try:
-            return self._intake_classified(classified, at_received)
+            return self._intake_prepared(prepared, at_received)
         except IntegrityError:
             # Another writer took in the same (channel, external_id) between our
             # check and our insert (PostgreSQL, concurrent requests). Nothing of
             # this transaction was kept; run it again and the check now sees it.
-            return self._intake_classified(classified, at_received)
+            return self._intake_prepared(prepared, at_received)
 
-    def _intake_classified(
-        self, classified: Sequence[tuple[InboundItem, Classification]], at_received: bool
+    def _intake_prepared(
+        self, prepared: Sequence[tuple[InboundItem, Classification, DedupCandidate]], at_received: bool
     ) -> list[IntakeResult]:
         with self.store.write() as conn:
             self.store.lock_assignment(conn)
-            results = [self._intake_one(conn, item, c, at_received) for item, c in classified]
-            created_queues = {r.decision.queue for r in results if r.created}
-            if created_queues:
-                now = classified[-1][0].received_at if at_received else self.clock()
-                self._push(conn, now, created_queues)
+            results = [self._intake_one(conn, item, c, cand, at_received) for item, c, cand in prepared]
+            touched = {r.decision.queue for r in results if r.created}
+            if touched:
+                now = prepared[-1][0].received_at if at_received else self.clock()
+                self._push(conn, now, touched)
             return results
 
-    def _intake_one(self, conn: Connection, item: InboundItem, c: Classification, at_received: bool) -> IntakeResult:
+    def _intake_one(
+        self, conn: Connection, item: InboundItem, c: Classification, cand: DedupCandidate, at_received: bool
+    ) -> IntakeResult:
         existing = self.store.find_item(conn, item.channel, item.external_id)
         if existing is not None:
             return self._existing_result(conn, existing)
         now = item.received_at if at_received else self.clock()
-        pack = self.pack
-        choice = choose_queue(item, c, pack.spec, open_now=self.is_open(now))
-        task_id = self.store.insert_task(
+        choice = choose_queue(item, c, self.pack.spec, open_now=self.is_open(now))
+        reasons = (*c.reasons, f"{choice.rule_id}: {choice.description}")
+        keys = identity_keys(cand.identity)
+        match, into, resolved_task = self._same_request(conn, cand, keys)
+        if match is not None and into is not None:
+            return self._merge(conn, item, c, choice, reasons, keys, match, into, now)
+        task_id = self._new_task(conn, item, c, choice, now, follows=resolved_task)
+        root = match.root_external_id if match else None
+        root_at = match.root_received_at if match else item.received_at
+        item_id = self.store.insert_item(conn, self._item_row(item, c, reasons, task_id, root, root_at, now))
+        self._add_keys(conn, keys, item_id, item.received_at)
+        created: dict[str, Any] = {"item_id": item_id, "channel": item.channel, "external_id": item.external_id}
+        if match is not None and resolved_task is not None:
+            # The same request came back after its task was resolved: a new task, linked to the old one.
+            created.update(duplicate_of=root, follows_task_id=resolved_task, score=match.score)
+            self._event(
+                conn,
+                resolved_task,
+                "followed_up",
+                now,
+                "careroute",
+                rule_ids=["dedup.same_request"],
+                reason=f"the same request arrived again after this task was resolved (score {match.score:.2f})",
+                data={"follow_up_task_id": task_id, "item_id": item_id, "channel": item.channel},
+            )
+        self._intake_events(conn, task_id, item, c, choice, now, created)
+        decision = Decision(item.external_id, c.type, c.urgency, choice.queue, root, c.confidence, reasons)
+        return IntakeResult(task_id, True, decision)
+
+    def _new_task(
+        self,
+        conn: Connection,
+        item: InboundItem,
+        c: Classification,
+        choice: QueueChoice,
+        now: datetime,
+        follows: int | None = None,
+    ) -> int:
+        return self.store.insert_task(
             conn,
             {
                 "status": "open",
@@ -185,70 +235,224 @@ class Dispatcher:
                 "urgency_rank": URGENCY_RANK[c.urgency],
                 "queue": choice.queue,
                 "assignee": None,
-                "effort": pack.spec.tags[c.type].effort,
+                "effort": self.pack.spec.tags[c.type].effort,
                 "skills": list(choice.skills),
                 "pilot_arm": choice.pilot_arm,
                 "confidence": c.confidence,
                 "channel": item.channel,
                 "external_id": item.external_id,
                 "route_rule": choice.rule_id,
-                "pack_version": pack.version,
+                "pack_version": self.pack.version,
                 "item_count": 1,
+                "follows_task_id": follows,
                 "created_at": now,
                 "updated_at": now,
                 "due_at": self.claim_due(c.type, c.urgency, now),
             },
         )
-        reasons = (*c.reasons, f"{choice.rule_id}: {choice.description}")
-        item_id = self.store.insert_item(conn, self._item_row(item, c, reasons, task_id, None, now))
-        base = {"task_id": task_id, "at": now, "actor": "careroute", "pack_version": pack.version}
-        self.store.append_events(
+
+    def _intake_events(
+        self,
+        conn: Connection,
+        task_id: int,
+        item: InboundItem,
+        c: Classification,
+        choice: QueueChoice,
+        now: datetime,
+        created: dict[str, Any],
+    ) -> None:
+        self._event(conn, task_id, "created", now, "careroute", data=created)
+        self._event(
             conn,
-            [
-                {
-                    **base,
-                    "kind": "created",
-                    "queue": None,
-                    "assignee": None,
-                    "rule_ids": [],
-                    "reason": None,
-                    "data": {"item_id": item_id, "channel": item.channel, "external_id": item.external_id},
-                },
-                {
-                    **base,
-                    "kind": "classified",
-                    "queue": None,
-                    "assignee": None,
-                    "rule_ids": list(c.rule_ids),
-                    "reason": "; ".join(c.reasons),
-                    "data": {
-                        "type": c.type,
-                        "urgency": c.urgency,
-                        "confidence": c.confidence,
-                        "possible_danger": c.possible_danger,
-                    },
-                },
-                {
-                    **base,
-                    "kind": "routed",
-                    "queue": choice.queue,
-                    "assignee": None,
-                    "rule_ids": [choice.rule_id],
-                    "reason": choice.description,
-                    "data": {"pilot_arm": choice.pilot_arm} if choice.pilot_arm else {},
-                },
-            ],
+            task_id,
+            "classified",
+            now,
+            "careroute",
+            rule_ids=c.rule_ids,
+            reason="; ".join(c.reasons),
+            data={
+                "type": c.type,
+                "urgency": c.urgency,
+                "confidence": c.confidence,
+                "possible_danger": c.possible_danger,
+                "evidence": [
+                    {
+                        "rule_id": e.rule_id,
+                        "start": e.start,
+                        "end": e.end,
+                        "negated": e.negated,
+                        "historical": e.historical,
+                        "uncertain": e.uncertain,
+                        "other_person": e.other_person,
+                    }
+                    for e in c.evidence
+                ],
+            },
         )
-        decision = Decision(
-            external_id=item.external_id,
-            type=c.type,
-            urgency=c.urgency,
+        self._event(
+            conn,
+            task_id,
+            "routed",
+            now,
+            "careroute",
             queue=choice.queue,
-            duplicate_of=None,
-            confidence=c.confidence,
-            reasons=reasons,
+            rule_ids=[choice.rule_id],
+            reason=choice.description,
+            data={"pilot_arm": choice.pilot_arm} if choice.pilot_arm else {},
         )
-        return IntakeResult(task_id, True, decision)
+
+    # -- duplicates ------------------------------------------------------------
+
+    def _candidate(self, row: Row[Any], open_: bool) -> DedupCandidate:
+        """A stored item as duplicate detection sees it; the costly part is cached per item."""
+        base = self._candidates.get(row.id)
+        if base is None:
+            base = candidate_for(row_to_item(row), row.type, urgency=row.urgency)
+            self._candidates[row.id] = base
+            if len(self._candidates) > CANDIDATE_CACHE:
+                self._candidates.popitem(last=False)
+        return replace(
+            base,
+            root_external_id=row.duplicate_of or row.external_id,
+            root_received_at=row.root_received_at,
+            open=open_,
+        )
+
+    def _same_request(
+        self, conn: Connection, cand: DedupCandidate, keys: Sequence[str]
+    ) -> tuple[DuplicateMatch | None, Task | None, int | None]:
+        """The earlier request this item repeats, the open task to merge it into, or the resolved task it follows."""
+        rows = self.store.items_with_keys(conn, keys, since=cand.received_at - self.dedup.window)
+        if not rows:
+            return None, None, None
+        holding = self.store.tasks_by_id(conn, sorted({r.task_id for r in rows}))
+        candidates = [self._candidate(r, holding[r.task_id].status != "resolved") for r in rows]
+        match = find_duplicate(cand, candidates, config=self.dedup)
+        if match is None:
+            return None, None, None
+        cluster = [r for r in rows if (r.duplicate_of or r.external_id) == match.root_external_id]
+        matched = next((r for r in cluster if r.external_id == match.matched_external_id), cluster[0])
+        task = holding[matched.task_id]
+        if task.status != "resolved":
+            return match, task, None
+        # The matched item's task is done; a later follow-up of the same request may still be open.
+        open_tasks = [holding[r.task_id] for r in cluster if holding[r.task_id].status != "resolved"]
+        if open_tasks:
+            return match, max(open_tasks, key=lambda t: t.id), None
+        return match, None, task.id
+
+    def _merge(
+        self,
+        conn: Connection,
+        item: InboundItem,
+        c: Classification,
+        choice: QueueChoice,
+        reasons: Sequence[str],
+        keys: Sequence[str],
+        match: DuplicateMatch,
+        task: Task,
+        now: datetime,
+    ) -> IntakeResult:
+        """Attach a duplicate to the open task of its request: no second piece of work."""
+        root = match.root_external_id
+        item_id = self.store.insert_item(
+            conn, self._item_row(item, c, reasons, task.id, root, match.root_received_at, now)
+        )
+        self._add_keys(conn, keys, item_id, item.received_at)
+        values: dict[str, Any] = {"item_count": task.item_count + 1, "updated_at": now}
+        queue = task.queue
+        if URGENCY_RANK[c.urgency] < task.urgency_rank:
+            # A more urgent message about the same request: the task takes the higher urgency, and
+            # unless someone is already working it, it moves to where that urgency is routed.
+            values.update(
+                urgency=c.urgency,
+                urgency_rank=URGENCY_RANK[c.urgency],
+                due_at=min(task.due_at, self.claim_due(c.type, c.urgency, now)),
+            )
+            if choice.queue != task.queue and task.status != "claimed":
+                values.update(queue=choice.queue, status="open", assignee=None)
+                queue = choice.queue
+        self.store.update_task(conn, task.id, values)
+        self._event(
+            conn,
+            task.id,
+            "merged",
+            now,
+            "careroute",
+            queue=queue,
+            rule_ids=["dedup.same_request"],
+            reason=f"same request as {root} (score {match.score:.2f})",
+            data={
+                "item_id": item_id,
+                "channel": item.channel,
+                "external_id": item.external_id,
+                "duplicate_of": root,
+                "score": match.score,
+                "patient_fields": list(match.patient_fields),
+                "request_terms": list(match.request_terms),
+            },
+        )
+        if queue != task.queue:
+            self._event(
+                conn,
+                task.id,
+                "rerouted",
+                now,
+                "careroute",
+                queue=queue,
+                rule_ids=[choice.rule_id],
+                reason=f"a more urgent message about this request arrived ({c.urgency})",
+                data={"from_queue": task.queue, "from_assignee": task.assignee, "from_status": task.status},
+            )
+        decision = Decision(item.external_id, c.type, c.urgency, queue, root, c.confidence, tuple(reasons))
+        return IntakeResult(task.id, True, decision, merged=True)
+
+    def unmerge(self, item_id: int, reason: str, actor: str) -> Task:
+        """Undo a wrong merge: the item becomes its own task again, classified and routed afresh."""
+        if not reason or not reason.strip():
+            raise InvalidCommand("reason: say why the merge was wrong, so duplicate detection can be improved")
+        now = self.clock()
+        with self.store.write() as conn:
+            self.store.lock_assignment(conn)
+            rows = self.store.items_by_id(conn, [item_id])
+            if not rows:
+                raise NotFound(f"no item {item_id}")
+            row = rows[0]
+            task = self.store.get_task(conn, row.task_id, for_update=True)
+            assert task is not None
+            if row.duplicate_of is None or (row.channel, row.external_id) == (task.channel, task.external_id):
+                raise lifecycle.TransitionRefused("this item is the task's original, not a merged duplicate")
+            item = row_to_item(row)
+            c = self.classifier(item)
+            choice = choose_queue(item, c, self.pack.spec, open_now=self.is_open(now))
+            new_id = self._new_task(conn, item, c, choice, now)
+            self.store.move_item(conn, item_id, new_id)
+            self.store.update_task(conn, task.id, {"item_count": task.item_count - 1, "updated_at": now})
+            self._event(
+                conn,
+                task.id,
+                "unmerged",
+                now,
+                actor,
+                queue=task.queue,
+                rule_ids=["dedup.same_request"],
+                reason=reason.strip(),
+                data={
+                    "item_id": item_id,
+                    "channel": row.channel,
+                    "external_id": row.external_id,
+                    "new_task_id": new_id,
+                },
+            )
+            created = {"item_id": item_id, "channel": row.channel, "external_id": row.external_id}
+            self._intake_events(conn, new_id, item, c, choice, now, {**created, "unmerged_from_task_id": task.id})
+            self._push(conn, now, {choice.queue})
+            new_task = self.store.get_task(conn, new_id)
+            assert new_task is not None
+            return new_task
+
+    def _add_keys(self, conn: Connection, keys: Sequence[str], item_id: int, received_at: datetime) -> None:
+        self.store.add_patient_keys(conn, [{"key": k, "item_id": item_id, "received_at": received_at} for k in keys])
 
     @staticmethod
     def _item_row(
@@ -257,6 +461,7 @@ class Dispatcher:
         reasons: Sequence[str],
         task_id: int,
         duplicate_of: str | None,
+        root_received_at: datetime,
         now: datetime,
     ) -> dict[str, Any]:
         offset = item.received_at.utcoffset()
@@ -276,6 +481,7 @@ class Dispatcher:
             "reasons": list(reasons),
             "rule_ids": list(c.rule_ids),
             "duplicate_of": duplicate_of,
+            "root_received_at": root_received_at,
             "created_at": now,
         }
 
@@ -477,14 +683,29 @@ class Dispatcher:
         return people
 
     def _push(self, conn: Connection, now: datetime, queues: Iterable[str] | None = None) -> list[Assignment]:
-        """Push waiting tasks of these queues (all when None) to people with room, in priority order."""
+        """Push waiting tasks to people with room, in priority order.
+
+        Every queue a free person serves is looked at, not only the queue that
+        changed: someone who serves two queues must get the emergent task waiting
+        in one before a routine task that just arrived in the other. `queues` is
+        accepted for callers' clarity but does not narrow the push.
+        """
         people = self._people(conn, now)
         free = [p for p in people if p.presence == "available" and p.load < p.capacity]
         if not free:
             return []
-        served = set().union(*(p.queues for p in free))
-        scan = served if queues is None else served & set(queues)
-        waiting = [self._waiting(t) for q in sorted(scan) for t in self.store.waiting_in_queue(conn, q, PUSH_SCAN)]
+        # Read about as many waiting tasks per queue as there are free effort units to fill there
+        # (with slack for tasks that need a skill or credential the free people lack).
+        slots: dict[str, int] = {}
+        for p in free:
+            for q in p.queues:
+                slots[q] = slots.get(q, 0) + max(0, p.room(q))
+        waiting = [
+            self._waiting(t)
+            for q, n in sorted(slots.items())
+            if n > 0
+            for t in self.store.waiting_in_queue(conn, q, min(PUSH_SCAN, 2 * n + 10))
+        ]
         done = []
         for task, person in plan(waiting, people, self.requirements, now):
             changed = self.store.set_task_if(

@@ -98,10 +98,10 @@ def replay(dispatcher: Dispatcher, path: Path, out: IO[str], err: IO[str] = sys.
     def flush() -> None:
         for result in dispatcher.intake_batch(chunk, at_received=True):
             summary.items += 1
-            if result.created:
-                summary.created += 1
-            else:
+            if not result.created:
                 summary.repeats += 1
+            elif not result.merged:
+                summary.created += 1
             if result.decision.duplicate_of:
                 summary.duplicates += 1
             summary.by_queue[result.decision.queue] += 1

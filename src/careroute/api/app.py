@@ -27,6 +27,7 @@ from careroute.api.schemas import (
     ReopenBody,
     RerouteBody,
     ResolveBody,
+    UnmergeBody,
     event_json,
     item_json,
     queue_json,
@@ -255,6 +256,11 @@ def create_app(dispatcher: Dispatcher, *, max_body_bytes: int = 1_000_000, max_b
     @app.post("/v1/tasks/{task_id}/reopen", tags=["commands"])
     def reopen(task_id: int, body: ReopenBody) -> dict[str, Any]:
         return task_json(dispatcher.reopen(task_id, body.actor, body.reason))
+
+    @app.post("/v1/items/{item_id}/unmerge", tags=["commands"])
+    def unmerge(item_id: int, body: UnmergeBody) -> dict[str, Any]:
+        """Undo a wrong merge: the item becomes its own task again (classified and routed afresh)."""
+        return task_json(dispatcher.unmerge(item_id, body.reason, body.actor))
 
     @app.post("/v1/tasks/{task_id}/assign", tags=["commands"])
     def assign(task_id: int, body: AssignBody) -> dict[str, Any]:

@@ -28,6 +28,10 @@ class RerouteBody(Command):
     reason: str | None = Field(default=None, max_length=2_000, description="why it was in the wrong queue")
 
 
+class UnmergeBody(Command):
+    reason: str = Field(min_length=1, max_length=2_000, description="why these are not the same request")
+
+
 class PresenceBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     presence: str = Field(description="available, busy, away or off_shift")
@@ -89,6 +93,7 @@ def event_json(event: Event) -> dict[str, Any]:
 def item_json(row: Row[Any]) -> dict[str, Any]:
     m = row._mapping
     return {
+        "id": m["id"],
         "channel": m["channel"],
         "external_id": m["external_id"],
         "received_at": iso(m["received_at"]),

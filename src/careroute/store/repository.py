@@ -10,12 +10,12 @@ import base64
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, and_, case, func, insert, select, update
 
-from careroute.model import Event, QueueSummary, Staff, Task
+from careroute.model import Event, InboundItem, Patient, QueueSummary, Staff, Task
 from careroute.store.engine import make_engine
 from careroute.store.migrate import upgrade
 from careroute.store.tables import UTCDateTime, events, items, patient_keys, rule_packs, staff, tasks
@@ -57,6 +57,22 @@ def row_to_task(row: Row[Any] | Mapping[str, Any]) -> Task:
     values = {c.name: m[c.name] for c in TASK_COLUMNS}
     values["skills"] = tuple(values["skills"] or ())
     return Task(**values)
+
+
+def row_to_item(row: Row[Any]) -> InboundItem:
+    """A stored item as it was received (its original UTC offset restored)."""
+    m = row._mapping
+    offset = timezone(timedelta(minutes=m["received_offset_min"]))
+    p = m["patient"] or {}
+    return InboundItem(
+        channel=m["channel"],
+        external_id=m["external_id"],
+        received_at=m["received_at"].astimezone(offset),
+        body=m["body"],
+        patient=Patient(mrn=p.get("mrn"), name=p.get("name"), dob=p.get("dob"), phone=p.get("phone")),
+        subject=m["subject"],
+        metadata=m["item_metadata"] or {},
+    )
 
 
 def row_to_event(row: Row[Any]) -> Event:
@@ -161,6 +177,14 @@ class Store:
 
     def update_task(self, conn: Connection, task_id: int, values: Mapping[str, Any]) -> None:
         conn.execute(update(tasks).where(tasks.c.id == task_id).values(**values))
+
+    def move_item(self, conn: Connection, item_id: int, task_id: int) -> None:
+        """Make a merged item the original of another task (unmerge)."""
+        conn.execute(
+            update(items)
+            .where(items.c.id == item_id)
+            .values(task_id=task_id, duplicate_of=None, root_received_at=items.c.received_at)
+        )
 
     def task_items(self, conn: Connection, task_id: int) -> list[Row[Any]]:
         return list(conn.execute(select(items).where(items.c.task_id == task_id).order_by(items.c.id)))

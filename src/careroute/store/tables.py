@@ -114,7 +114,9 @@ items = Table(
     Column("confidence", Float, nullable=False),
     Column("reasons", JSONType, nullable=False),
     Column("rule_ids", JSONType, nullable=False),
+    #: external_id of the earliest item of the same request (taxonomy: duplicate_of), and when it arrived.
     Column("duplicate_of", String(200), nullable=True),
+    Column("root_received_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("channel", "external_id"),
     Index(None, "task_id"),

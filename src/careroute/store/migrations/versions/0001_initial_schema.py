@@ -141,6 +141,7 @@ def upgrade() -> None:
             "rule_ids", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("duplicate_of", sa.String(length=200), nullable=True),
+        sa.Column("root_received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name=op.f("fk_items_task_id_tasks")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_items")),
