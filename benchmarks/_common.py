@@ -90,7 +90,7 @@ def start_server(args: list[str], port: int, env: dict[str, str] | None = None) 
                 return proc
         except OSError:
             if proc.poll() is not None:
-                err = proc.stderr.read().decode()[-2000:] if proc.stderr else ''
+                err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
                 raise RuntimeError(f"server exited: {err}") from None
             time.sleep(0.1)
     proc.kill()

@@ -51,7 +51,7 @@ def _dispatcher(settings: Settings, *, migrate: bool) -> Any:
             _require_migrated(store)
     except OperationalError as exc:
         raise CliError(f"cannot open the database: {type(exc.orig).__name__}") from None
-    dispatcher = Dispatcher(store, pack)
+    dispatcher = Dispatcher(store, pack, base_url=settings.base_url)
     dispatcher.load_pack()
     return dispatcher
 
@@ -66,9 +66,7 @@ def _require_migrated(store: Any) -> None:
     with store.engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     if current != head:
-        raise CliError(
-            f"the database is at schema {current or 'empty'}, not {head}: run `careroute migrate` first"
-        )
+        raise CliError(f"the database is at schema {current or 'empty'}, not {head}: run `careroute migrate` first")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -92,10 +90,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from careroute.api import create_app
+    from careroute.notify import Notifier, NotifySettings
+    from careroute.scheduler import Scheduler
 
     settings = _settings(args)
     dispatcher = _dispatcher(settings, migrate=False)
-    app = create_app(dispatcher, max_body_bytes=settings.max_body_bytes)
+    scheduler = None
+    if settings.scheduler:
+        notify = NotifySettings(
+            smtp_host=settings.smtp_host,
+            smtp_port=settings.smtp_port,
+            mail_from=settings.mail_from,
+            webhook_secret=settings.webhook_secret.encode() if settings.webhook_secret else None,
+        )
+        scheduler = Scheduler(dispatcher, Notifier(dispatcher.store, notify, dispatcher.clock))
+    app = create_app(dispatcher, max_body_bytes=settings.max_body_bytes, scheduler=scheduler)
     print(
         f"careroute serving on http://{args.host}:{args.port} (docs at /docs), "
         f"rule pack {dispatcher.pack.spec.pack.name!r} version {dispatcher.pack.version}",
@@ -182,6 +191,27 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rules_explain(args: argparse.Namespace) -> int:
+    from careroute.rules.explain import explain_html, explain_pack
+
+    path = Path(args.path) if args.path else _settings(args).rules_path
+    pack = _load_pack(path)
+    print(explain_html(pack) if args.html else explain_pack(pack), end="")
+    return 0
+
+
+def cmd_rules_diff(args: argparse.Namespace) -> int:
+    from careroute.rules.explain import diff_packs
+
+    old, new = _load_pack(Path(args.old)), _load_pack(Path(args.new))
+    changes = diff_packs(old, new)
+    if not changes:
+        print(f"No differences in what the rules do ({old.version} and {new.version}).")
+    for line in changes:
+        print(f"- {line}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careroute", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -209,9 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("replay", help="run a JSON Lines file of items through the dispatcher")
     p.add_argument("items", metavar="ITEMS.jsonl")
-    p.add_argument(
-        "--db", help="database to replay into (default: a fresh in-memory one; :memory: also works)"
-    )
+    p.add_argument("--db", help="database to replay into (default: a fresh in-memory one; :memory: also works)")
     p.add_argument("--rules", help="rule pack YAML (default: the starter pack)")
     p.set_defaults(func=cmd_replay)
 
@@ -219,9 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("decisions", metavar="DECISIONS.jsonl")
     p.add_argument("labels", metavar="LABELS.jsonl")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    p.add_argument(
-        "--brief", action="store_true", help="only the figures, as ../shared/eval/score.py prints them"
-    )
+    p.add_argument("--brief", action="store_true", help="only the figures, as ../shared/eval/score.py prints them")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("rules", help="rule packs")
@@ -229,6 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
     r = rules_sub.add_parser("check", help="validate a rule pack and print its version")
     r.add_argument("path", metavar="PATH")
     r.set_defaults(func=cmd_rules_check)
+    r = rules_sub.add_parser("explain", help="the whole pack as a plain-English document")
+    r.add_argument("path", metavar="PACK", nargs="?", help="default: $CAREROUTE_RULES or the starter pack")
+    r.add_argument("--html", action="store_true", help="HTML instead of Markdown")
+    r.set_defaults(func=cmd_rules_explain)
+    r = rules_sub.add_parser("diff", help="what changes from one pack to another, in plain words")
+    r.add_argument("old", metavar="OLD")
+    r.add_argument("new", metavar="NEW")
+    r.set_defaults(func=cmd_rules_diff)
     return parser
 
 

@@ -21,6 +21,15 @@ class Settings:
     #: Largest request body the API accepts; bigger ones get a 413 before parsing.
     max_body_bytes: int = 1_000_000
     max_batch_items: int = 1_000
+    #: Where links in alerts point (the web app as staff reach it).
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    mail_from: str = "careroute@localhost"
+    #: Signs outbound alert webhooks (HMAC-SHA256, the same scheme careroute checks on inbound ones).
+    webhook_secret: str | None = None
+    #: Run the timers loop (escalations, shift changes, alerts) inside `careroute serve`.
+    scheduler: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -29,4 +38,10 @@ class Settings:
             database_url=env.get("CAREROUTE_DATABASE_URL", DEFAULT_DATABASE_URL),
             rules_path=Path(env.get("CAREROUTE_RULES", str(STARTER_PACK))),
             max_body_bytes=int(env.get("CAREROUTE_MAX_BODY_BYTES", "1000000")),
+            base_url=env.get("CAREROUTE_BASE_URL", "http://127.0.0.1:8000"),
+            smtp_host=env.get("CAREROUTE_SMTP_HOST") or None,
+            smtp_port=int(env.get("CAREROUTE_SMTP_PORT", "25")),
+            mail_from=env.get("CAREROUTE_MAIL_FROM", "careroute@localhost"),
+            webhook_secret=env.get("CAREROUTE_WEBHOOK_SECRET") or None,
+            scheduler=env.get("CAREROUTE_SCHEDULER", "1") not in ("0", "false", "no"),
         )

@@ -86,22 +86,37 @@ _FORMS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for kind, pattern in (
         ("fmla", r"\bfmla\b|family (?:and )?medical leave|serious health condition"),
         ("disability", r"disabilit|\bltd\b|\bstd\b|attending physician'?s? statement|\baps\b|workers'? comp"),
-        ("school_med_form", r"medication (?:administration|authori[sz]ation)|(?:administer|give) .{0,30}at school"
-         r"|(?:inhaler|epipen|epi-pen|insulin|medicine|medication) (?:at|for) school|school (?:nurse|medication)"),
-        ("school_note", r"school (?:note|excuse)|note for (?:school|class)|(?:return|back|come back) to school"
-         r"|school needs a note|excuse (?:note|letter)? ?for school|missed (?:school|class)"
-         r"|note (?:saying|that) (?:he|she|they) can (?:come back|return)"),
+        (
+            "school_med_form",
+            r"medication (?:administration|authori[sz]ation)|(?:administer|give) .{0,30}at school"
+            r"|(?:inhaler|epipen|epi-pen|insulin|medicine|medication) (?:at|for) school|school (?:nurse|medication)",
+        ),
+        (
+            "school_note",
+            r"school (?:note|excuse)|note for (?:school|class)|(?:return|back|come back) to school"
+            r"|school needs a note|excuse (?:note|letter)? ?for school|missed (?:school|class)"
+            r"|note (?:saying|that) (?:he|she|they) can (?:come back|return)",
+        ),
         ("sports_form", r"sports? physical|pre-?participation|athletic|\bghsa\b|camp form|sports form"),
-        ("dmv", r"\bdmv\b|driver'?s? (?:license|licensing|medical)|driver services|\bcdl\b|dot physical"
-         r"|commercial driver"),
-        ("work_note", r"work note|note for (?:work|my (?:job|employer|boss))|return to work|off work|hr needs"
-         r"|employer needs|for my employer|out of work|doctor'?s note"),
+        (
+            "dmv",
+            r"\bdmv\b|driver'?s? (?:license|licensing|medical)|driver services|\bcdl\b|dot physical"
+            r"|commercial driver",
+        ),
+        (
+            "work_note",
+            r"work note|note for (?:work|my (?:job|employer|boss))|return to work|off work|hr needs"
+            r"|employer needs|for my employer|out of work|doctor'?s note",
+        ),
         ("jury", r"jury"),
         ("immunization", r"immuni[sz]ation|vaccin\w* record|shot record|titer"),
         ("placard", r"placard|handicap|disabled parking|parking permit"),
         ("legal_records", r"attorney|law firm|subpoena|\besq\b|paralegal|litigation|\blegal\b|\blaw\b"),
-        ("records_copy", r"medical records|my records|copy of (?:my|the|her|his)|records transfer|transfer (?:of|my) "
-         r"records|send (?:my|her|his) records|release of information|visit notes|office notes"),
+        (
+            "records_copy",
+            r"medical records|my records|copy of (?:my|the|her|his)|records transfer|transfer (?:of|my) "
+            r"records|send (?:my|her|his) records|release of information|visit notes|office notes",
+        ),
         ("insurance_form", r"life insurance|insurance (?:form|exam)|physician statement"),
         ("letter", r"\bletter\b"),
         ("daycare", r"daycare|day care|child ?care form|preschool"),
@@ -143,16 +158,28 @@ _SPECIALTIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _CLINICAL_TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern))
     for kind, pattern in (
-        ("chest_pain", r"chest (?:pain|pian|pressure|tight|twinge|hurt|discomfort)|dolor de pecho|presion en el pecho"
-         r"|angina|heart attack"),
-        ("breathing", r"breath|breathing|wheez|inhaler|albuterol|short of air|falta el aire|respirar|asthma"
-         r"|oxygen|lips? (?:look |are |is )?(?:kinda )?blue"),
+        (
+            "chest_pain",
+            r"chest (?:pain|pian|pressure|tight|twinge|hurt|discomfort)|dolor de pecho|presion en el pecho"
+            r"|angina|heart attack",
+        ),
+        (
+            "breathing",
+            r"breath|breathing|wheez|inhaler|albuterol|short of air|falta el aire|respirar|asthma"
+            r"|oxygen|lips? (?:look |are |is )?(?:kinda )?blue",
+        ),
         ("fever", r"fever|temp(?:erature)?\b|fiebre|calentura|chills"),
-        ("stroke", r"slur|droop|face (?:is )?drooping|weak(?:ness)? on (?:one|the left|the right)|numb|boca chueca"
-         r"|arrastrando|can'?t (?:lift|move) (?:her|his|my) (?:arm|leg)|stroke"),
+        (
+            "stroke",
+            r"slur|droop|face (?:is )?drooping|weak(?:ness)? on (?:one|the left|the right)|numb|boca chueca"
+            r"|arrastrando|can'?t (?:lift|move) (?:her|his|my) (?:arm|leg)|stroke",
+        ),
         ("bleeding", r"bleed|blood in|black (?:stool|tarry)|tarry|vomiting blood|sangr"),
-        ("allergy", r"hives|swell(?:ing|en)? (?:lips|tongue|face|throat)|lips? (?:started )?swell"
-         r"|throat (?:feels )?tight|allergic|reaction"),
+        (
+            "allergy",
+            r"hives|swell(?:ing|en)? (?:lips|tongue|face|throat)|lips? (?:started )?swell"
+            r"|throat (?:feels )?tight|allergic|reaction",
+        ),
         ("headache", r"headache|headach|migraine|dolor de cabeza"),
         ("dizziness", r"dizz|lightheaded|faint|mareo|passed out"),
         ("nausea", r"nause|vomit|throw(?:ing)? up|threw up|vomito"),
@@ -164,8 +191,11 @@ _CLINICAL_TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("injection_site", r"shot|vaccine|injection site|arm(?:'s)? (?:is )?sore"),
         ("blood_pressure", r"blood pres+ure|\bbp\b|hypertens|\b(?:[89]\d|1\d\d|2[0-4]\d)/(?:[4-9]\d|1[0-4]\d)\b(?!/)"),
         ("blood_sugar", r"sugar|glucose|meter|a1c|insulin|diabet|azucar"),
-        ("mental_health", r"suicid|kill myself|don'?t want to be here|want to die|depress|anxi|panic|overdose"
-         r"|pills lined up|took a bunch"),
+        (
+            "mental_health",
+            r"suicid|kill myself|don'?t want to be here|want to die|depress|anxi|panic|overdose"
+            r"|pills lined up|took a bunch",
+        ),
         ("pain", r"\bpain\b|\bache\b|sore|hurt|dolor"),
         ("swelling", r"swell|swollen|puffy|edema|hinchad"),
         ("procedure_prep", r"colonoscopy|\bprep\b|endoscopy|procedure|fast(?:ing)? before|surgery"),
@@ -183,8 +213,11 @@ _BILLING_TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("statement", r"statement|\bbill(?:ed)?\b|invoice|charge"),
         ("payment_plan", r"payment plan|monthly payments|pay (?:it )?(?:off )?(?:over time|in installments)"),
         ("payment", r"\bpa(?:y|id|ying|yment)\b|\bhsa\b|\bfsa\b|debit|credit card|confirmation"),
-        ("insurance_update", r"new insurance|insurance card|update (?:my )?insurance|switched (?:jobs|plans|insurance)"
-         r"|coverage (?:changed|starts)|card"),
+        (
+            "insurance_update",
+            r"new insurance|insurance card|update (?:my )?insurance|switched (?:jobs|plans|insurance)"
+            r"|coverage (?:changed|starts)|card",
+        ),
         ("estimate", r"how much|estimate|self-?pay|cash price|cost of|price|what will i owe"),
         ("claim", r"\bclaim\b|resubmit|denied|coordination of benefits|\beob\b|explanation of benefits"),
         ("collections", r"collections?\b"),
@@ -212,10 +245,16 @@ _VISIT_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _APPOINTMENT_ACTIONS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern))
     for kind, pattern in (
-        ("change", r"cancel|reschedul|move my|push (?:my|it)|change my (?:appt|appointment)|can'?t make|running late"
-         r"|be late|stuck|cancelar|cambiar"),
-        ("book", r"\bschedule|\bbook|make an? (?:appt|appointment)|set up|come in for|sacar una cita|hacer una cita"
-         r"|appointment (?:for|with)"),
+        (
+            "change",
+            r"cancel|reschedul|move my|push (?:my|it)|change my (?:appt|appointment)|can'?t make|running late"
+            r"|be late|stuck|cancelar|cambiar",
+        ),
+        (
+            "book",
+            r"\bschedule|\bbook|make an? (?:appt|appointment)|set up|come in for|sacar una cita|hacer una cita"
+            r"|appointment (?:for|with)",
+        ),
         ("callback", r"returning (?:a|your) call|call(?:ed)? me|missed (?:a|your) call|got a call|left me a message"),
     )
 )
@@ -306,8 +345,9 @@ class RequestFacts:
     words: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:  # message content is PHI: show only which kinds of term were found
-        kinds = [n for n in ("medicines", "forms", "lab_tests", "topics", "references", "visit_kinds")
-                 if getattr(self, n)]
+        kinds = [
+            n for n in ("medicines", "forms", "lab_tests", "topics", "references", "visit_kinds") if getattr(self, n)
+        ]
         return f"RequestFacts(type={self.type}, terms={','.join(kinds) or '-'})"
 
 
@@ -405,12 +445,8 @@ def request_facts(item: InboundItem, type: str) -> RequestFacts:
     if item.channel == "fax" and folded.strip():
         senders.add(folded.strip().splitlines()[0][:60])
     pharmacies = frozenset(m.group(1).strip() for m in _PHARMACY.finditer(folded))
-    providers = frozenset(
-        p for p in _PROVIDER.findall(folded) if p not in _NOT_PROVIDER and p not in _STOP_WORDS
-    )
-    words = frozenset(
-        _stem(w) for w in re.findall(r"[a-z]{3,}", folded) if w not in _STOP_WORDS
-    )
+    providers = frozenset(p for p in _PROVIDER.findall(folded) if p not in _NOT_PROVIDER and p not in _STOP_WORDS)
+    words = frozenset(_stem(w) for w in re.findall(r"[a-z]{3,}", folded) if w not in _STOP_WORDS)
     # Each type is compared on its own terms (see match_request): read only those.
     clinical = type in ("clinical_urgent", "clinical_question")
     appointment = type == "appointment_callback"
@@ -434,8 +470,11 @@ def request_facts(item: InboundItem, type: str) -> RequestFacts:
         weekdays=frozenset(_WEEKDAY_CANON.get(d, d) for d in _WEEKDAYS.findall(folded)),
         providers=providers,
         topics=(
-            _kinds(folded, _BILLING_TOPICS) if type == "billing_inquiry"
-            else _kinds(folded, _CLINICAL_TOPICS) if clinical else frozenset()
+            _kinds(folded, _BILLING_TOPICS)
+            if type == "billing_inquiry"
+            else _kinds(folded, _CLINICAL_TOPICS)
+            if clinical
+            else frozenset()
         ),
         references=_references(folded),
         pharmacies=pharmacies,
@@ -505,10 +544,11 @@ def match_request(a: RequestFacts, b: RequestFacts) -> RequestMatch:
         pharmacy = _same_pharmacy(a.pharmacies, b.pharmacies)
         kinds = a.medicine_classes & b.medicine_classes
         if kinds:
-            return RequestMatch(round(0.6 + (0.15 if pharmacy else 0.0) + 0.3 * text, 4),
-                                tuple(f"medicine_class:{k}" for k in sorted(kinds)))
-        return RequestMatch(round(0.35 + (0.3 if pharmacy else 0.0) + 0.4 * text, 4),
-                            ("pharmacy",) if pharmacy else ())
+            return RequestMatch(
+                round(0.6 + (0.15 if pharmacy else 0.0) + 0.3 * text, 4),
+                tuple(f"medicine_class:{k}" for k in sorted(kinds)),
+            )
+        return RequestMatch(round(0.35 + (0.3 if pharmacy else 0.0) + 0.4 * text, 4), ("pharmacy",) if pharmacy else ())
     if kind == "records_request":
         # "a letter" and "a copy of my records" are what most requests say; the named form decides.
         specific_a, specific_b = a.forms - _GENERIC_FORMS, b.forms - _GENERIC_FORMS
@@ -546,9 +586,7 @@ def match_request(a: RequestFacts, b: RequestFacts) -> RequestMatch:
     if kind in ("clinical_urgent", "clinical_question"):
         shared_meds = a.medicines & b.medicines
         shared_topics = (a.topics & b.topics) - {"pain"}
-        terms = tuple(f"medicine:{m}" for m in sorted(shared_meds)) + tuple(
-            f"topic:{t}" for t in sorted(shared_topics)
-        )
+        terms = tuple(f"medicine:{m}" for m in sorted(shared_meds)) + tuple(f"topic:{t}" for t in sorted(shared_topics))
         score = 0.3 * bool(shared_meds) + (0.0, 0.35, 0.45)[min(2, len(shared_topics))] + 0.5 * text
         if not shared_meds and not shared_topics and (a.topics or a.medicines) and (b.topics or b.medicines):
             score *= 0.5  # each names what it is about, and they name nothing in common
@@ -635,9 +673,7 @@ class DedupCandidate:
         )  # fmt: skip
 
 
-def candidate_for(
-    item: InboundItem, type: str, *, urgency: str | None = None
-) -> DedupCandidate:
+def candidate_for(item: InboundItem, type: str, *, urgency: str | None = None) -> DedupCandidate:
     """The candidate record of a new item (an original until `find_duplicate` says otherwise)."""
     return DedupCandidate(
         external_id=item.external_id,
@@ -722,9 +758,7 @@ def find_duplicate(
         if request.different or request.score < cfg.request_threshold:
             continue
         score = round((patient.score + request.score) / 2, 4)
-        if best is None or score > best.score or (
-            score == best.score and cand.window_start < best.root_received_at
-        ):
+        if best is None or score > best.score or (score == best.score and cand.window_start < best.root_received_at):
             best = DuplicateMatch(
                 root_external_id=cand.root_external_id,
                 matched_external_id=cand.external_id,

@@ -18,9 +18,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
-from careroute import lifecycle
+from careroute import lifecycle, sla
 from careroute.assignment import URGENCY_RANK, Person, Requirements, WaitingTask, allowed, plan
 from careroute.dedup import DedupCandidate, DedupConfig, DuplicateMatch, candidate_for, find_duplicate
+from careroute.escalation import (
+    EscalationDue,
+    Fired,
+    Notify,
+    Page,
+    RaiseUrgency,
+    Reassign,
+    due_escalations,
+    next_escalation_at,
+    raised_urgency,
+)
 from careroute.identity import identity_keys
 from careroute.model import Classification, Decision, Event, InboundItem, Staff, Task
 from careroute.presence import LIVE_STATES, effective_presence
@@ -83,17 +94,6 @@ class IntakeResult:
     merged: bool = False  # True when the item joined an open task of the same request
 
 
-def pack_is_open(pack: LoadedPack) -> Callable[[datetime], bool]:
-    """Whether the practice is open at a moment, by the pack's business calendar."""
-    zone = ZoneInfo(pack.spec.pack.timezone)
-
-    def is_open(at: datetime) -> bool:
-        local = at.astimezone(zone)
-        return local.weekday() < 5 and 8 <= local.hour < 17
-
-    return is_open
-
-
 def pack_classifier(pack: LoadedPack) -> Classifier:
     from careroute.classify import classify
 
@@ -113,14 +113,16 @@ class Dispatcher:
         clock: Clock = system_clock,
         classifier: Classifier | None = None,
         is_open: Callable[[datetime], bool] | None = None,
+        base_url: str = "http://127.0.0.1:8000",
     ) -> None:
         self.store = store
         self.pack = pack
+        self.base_url = base_url.rstrip("/")
         self.clock = clock
         self.classifier = classifier or pack_classifier(pack)
         spec = pack.spec
-        self.zone = ZoneInfo(spec.pack.timezone)
-        self.is_open = is_open or pack_is_open(pack)
+        self.zone = ZoneInfo(spec.calendar.timezone)
+        self.is_open = is_open or pack.calendar.is_open
         self.shifts = {p.id: p.shifts for p in spec.staff}
         self.requirements = Requirements(
             queue_credentials={q.id: frozenset(q.requires) for q in spec.queues if q.requires},
@@ -247,9 +249,18 @@ class Dispatcher:
                 "follows_task_id": follows,
                 "created_at": now,
                 "updated_at": now,
-                "due_at": self.claim_due(c.type, c.urgency, now),
+                "due_at": self.claim_due(c.type, c.urgency, now, item.metadata),
+                "next_escalation_at": self._first_timer(c.type, c.urgency, now, choice.queue, item.metadata),
             },
         )
+
+    def _first_timer(self, type: str, urgency: str, created_at: datetime, queue: str, metadata: Any) -> datetime | None:
+        """The escalation timer of a task that has no history yet (nothing held, nothing fired)."""
+        spec = self.pack.spec
+        if not spec.escalation.rules:
+            return None
+        facts = sla.TaskFacts(id=0, type=type, urgency=urgency, created_at=created_at, queue=queue, metadata=metadata)
+        return next_escalation_at(facts, spec.escalation, self.pack.calendar, created_at, {}, sla=spec.sla)
 
     def _intake_events(
         self,
@@ -404,6 +415,8 @@ class Dispatcher:
                 reason=f"a more urgent message about this request arrived ({c.urgency})",
                 data={"from_queue": task.queue, "from_assignee": task.assignee, "from_status": task.status},
             )
+        if "urgency" in values:
+            self._refresh_timer(conn, task.id, now)
         decision = Decision(item.external_id, c.type, c.urgency, queue, root, c.confidence, tuple(reasons))
         return IntakeResult(task.id, True, decision, merged=True)
 
@@ -588,6 +601,7 @@ class Dispatcher:
             )
             if taker is not None:
                 self.store.mark_busy_since(conn, taker, now)
+            self._refresh_timer(conn, task_id, now)
             # Capacity freed or a task entered a queue: push what waits.
             self._push(conn, now, {task.queue, outcome.queue})
             updated = self.store.get_task(conn, task_id)
@@ -643,10 +657,6 @@ class Dispatcher:
         )
 
     # -- capacity: who holds what ----------------------------------------------
-
-    def claim_due(self, type: str, urgency: str, created_at: datetime) -> datetime:
-        """When a task should be claimed by; orders waiting tasks of the same urgency."""
-        return created_at + DEFAULT_CLAIM_TARGET[urgency]
 
     @staticmethod
     def _waiting(task: Task) -> WaitingTask:
@@ -808,6 +818,7 @@ class Dispatcher:
                     reason="pulled as the next task",
                     data={"from_status": "open"},
                 )
+                self._refresh_timer(conn, task.id, now)
                 return self.store.get_task(conn, task.id)
             return None
 
@@ -817,6 +828,243 @@ class Dispatcher:
         with self.store.read() as conn:
             staff = {s.id: s for s in self.store.list_staff(conn)}
             return [(staff[p.id], p) for p in self._people(conn, now)]
+
+    # -- clocks, holds and escalation ------------------------------------------
+
+    def claim_due(self, type: str, urgency: str, created_at: datetime, metadata: Any = None) -> datetime:
+        """When a task should be claimed by, by the pack's SLA; orders waiting tasks of the same urgency."""
+        facts = sla.TaskFacts(id=0, type=type, urgency=urgency, created_at=created_at, metadata=metadata or {})
+        due = sla.due_times(facts, self.pack.calendar, self.pack.spec.sla).claim
+        return due.at if due is not None and due.at is not None else created_at + DEFAULT_CLAIM_TARGET[urgency]
+
+    def _clock_facts(self, conn: Connection, task: Task) -> tuple[sla.TaskFacts, dict[tuple[int, str], Fired]]:
+        """The task as the SLA clocks see it, and which escalation rules already fired on it (from its events)."""
+        history = self.store.events_of_kinds(conn, task.id, ("held", "released", "escalated"))
+        holds: list[sla.Hold] = []
+        fired: dict[tuple[int, str], Fired] = {}
+        for e in history:
+            if e.kind == "held":
+                holds.append(sla.Hold(start=e.at, end=None, reason=e.reason or ""))
+            elif e.kind == "released" and holds and holds[-1].end is None:
+                holds[-1] = sla.Hold(start=holds[-1].start, end=e.at, reason=holds[-1].reason)
+            elif e.kind == "escalated" and e.rule_ids:
+                key = (task.id, e.rule_ids[0])
+                before = fired.get(key)
+                fired[key] = Fired(count=(before.count if before else 0) + 1, last_at=e.at)
+        facts = sla.TaskFacts(
+            id=task.id,
+            type=task.type,
+            urgency=task.urgency,
+            created_at=task.created_at,
+            queue=task.queue,
+            first_claimed_at=task.first_claimed_at,
+            resolved_at=task.resolved_at,
+            acknowledged_at=task.acknowledged_at,
+            holds=tuple(holds),
+            metadata=self.store.root_item_metadata(conn, task.id),
+        )
+        return facts, fired
+
+    def _refresh_timer(self, conn: Connection, task_id: int, now: datetime) -> None:
+        """Recompute and persist when the next escalation rule could fire on this task."""
+        task = self.store.get_task(conn, task_id)
+        if task is None:
+            return
+        at = None
+        if task.status != "resolved" and self.pack.spec.escalation.rules:
+            facts, fired = self._clock_facts(conn, task)
+            spec = self.pack.spec
+            at = next_escalation_at(facts, spec.escalation, self.pack.calendar, now, fired, sla=spec.sla)
+        if at != task.next_escalation_at:
+            self.store.update_task(conn, task_id, {"next_escalation_at": at})
+
+    def due_times(self, task: Task) -> sla.DueTimes:
+        with self.store.read() as conn:
+            facts, _ = self._clock_facts(conn, task)
+        return sla.due_times(facts, self.pack.calendar, self.pack.spec.sla)
+
+    def hold(self, task_id: int, reason: str, actor: str) -> Task:
+        """Put a task on hold (waiting on the patient, the payer, a result): business-hours clocks pause."""
+        if not reason or not reason.strip():
+            raise InvalidCommand("reason: say what the task is waiting on")
+        return self._flag(task_id, actor, "held", {"on_hold": True}, reason.strip(), lambda t: not t.on_hold)
+
+    def release(self, task_id: int, actor: str) -> Task:
+        """Take a task off hold: its business-hours clocks resume."""
+        return self._flag(task_id, actor, "released", {"on_hold": False}, None, lambda t: t.on_hold)
+
+    def acknowledge(self, task_id: int, actor: str, note: str | None = None) -> Task:
+        """Record that a clinician was told (a critical result, a page): time-to-notify is kept."""
+
+        def first_time(t: Task) -> bool:
+            return t.acknowledged_at is None
+
+        return self._flag(task_id, actor, "acknowledged", {"acknowledged_at": None}, note, first_time)
+
+    def _flag(
+        self,
+        task_id: int,
+        actor: str,
+        kind: str,
+        values: dict[str, Any],
+        reason: str | None,
+        applies: Callable[[Task], bool],
+    ) -> Task:
+        now = self.clock()
+        with self.store.write() as conn:
+            self.store.lock_assignment(conn)
+            task = self.store.get_task(conn, task_id, for_update=True)
+            if task is None:
+                raise NotFound(f"no task {task_id}")
+            if task.status == "resolved":
+                raise lifecycle.TransitionRefused(f"the task is resolved; it cannot be {kind}")
+            if not applies(task):
+                already = {"held": "already on hold", "released": "not on hold", "acknowledged": "already acknowledged"}
+                raise lifecycle.TransitionRefused(f"the task is {already[kind]}")
+            update = {k: (now if k == "acknowledged_at" else v) for k, v in values.items()}
+            self.store.update_task(conn, task_id, {**update, "updated_at": now})
+            data: dict[str, Any] = {}
+            if kind == "acknowledged":
+                data["time_to_notify_seconds"] = int((now - task.created_at).total_seconds())
+            self._event(
+                conn, task_id, kind, now, actor, queue=task.queue, assignee=task.assignee, reason=reason, data=data
+            )
+            self._refresh_timer(conn, task_id, now)
+            updated = self.store.get_task(conn, task_id)
+            assert updated is not None
+            return updated
+
+    def escalate(self, limit: int = 500) -> list[EscalationDue]:
+        """Fire every escalation whose timer has come; each firing is an `escalated` event.
+
+        Safe to run from several places at once and after a crash: what already
+        fired is read from the events in the same transaction that appends new
+        ones, so a rule never fires twice for the same step.
+        """
+        now = self.clock()
+        spec = self.pack.spec
+        fired_now: list[EscalationDue] = []
+        with self.store.write() as conn:
+            self.store.lock_assignment(conn)
+            touched = False
+            for task in self.store.tasks_due_for_escalation(conn, now, limit):
+                if task.status == "resolved":
+                    self.store.update_task(conn, task.id, {"next_escalation_at": None})
+                    continue
+                facts, fired = self._clock_facts(conn, task)
+                for due in due_escalations([facts], spec.escalation, self.pack.calendar, now, fired, sla=spec.sla):
+                    current = self.store.get_task(conn, task.id)
+                    assert current is not None
+                    self._apply_escalation(conn, current, due, now)
+                    fired_now.append(due)
+                    touched = True
+                self._refresh_timer(conn, task.id, now)
+            if touched:
+                self._push(conn, now)
+        return fired_now
+
+    def _apply_escalation(self, conn: Connection, task: Task, due: EscalationDue, now: datetime) -> None:
+        action = due.action
+        values: dict[str, Any] = {}
+        data: dict[str, Any] = {
+            "action": action.model_dump(mode="json"),
+            "timer": due.timer,
+            "deadline": due.deadline.isoformat(),
+            "firing": due.firing,
+            "late_seconds": round((now - due.deadline).total_seconds(), 3),
+        }
+        if isinstance(action, Reassign) and action.queue != task.queue:
+            values.update(queue=action.queue, updated_at=now)
+            if task.status == "assigned":
+                values.update(status="open", assignee=None)
+            data["from_queue"] = task.queue
+        elif isinstance(action, RaiseUrgency):
+            raised = raised_urgency(task.urgency, action)
+            if raised != task.urgency:
+                values.update(
+                    urgency=raised,
+                    urgency_rank=URGENCY_RANK[raised],
+                    due_at=min(task.due_at, self.claim_due(task.type, raised, now)),
+                    updated_at=now,
+                )
+                data["from_urgency"] = task.urgency
+        targets = self._alert_targets(task, action, due.firing)
+        if targets:
+            data["notified"] = [f"{kind}:{target}" for kind, target in targets]
+            subject = f"careroute: task {task.id} ({task.type}, {task.urgency}) needs attention"
+            body = (
+                f"Task {task.id} in {self.pack.queue_names.get(task.queue, task.queue)}: {due.reason}\n"
+                f"Open it: {self.base_url}/tasks/{task.id}\n"
+            )
+            self.store.add_notifications(
+                conn,
+                [
+                    {
+                        "task_id": task.id,
+                        "rule_id": due.rule_id,
+                        "kind": kind,
+                        "target": target,
+                        "subject": subject,
+                        "body": body,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                    for kind, target in targets
+                ],
+            )
+        if values:
+            self.store.update_task(conn, task.id, values)
+        self._event(
+            conn,
+            task.id,
+            "escalated",
+            now,
+            "careroute",
+            queue=values.get("queue", task.queue),
+            assignee=values.get("assignee", task.assignee),
+            rule_ids=[due.rule_id],
+            reason=due.reason,
+            data=data,
+        )
+
+    def _alert_targets(self, task: Task, action: Any, firing: int) -> list[tuple[str, str]]:
+        """Where a notify or page goes: (email|webhook, address). Staff are found by id or by name."""
+        spec = self.pack.spec
+        by_key = {p.id: p for p in spec.staff} | {p.name: p for p in spec.staff}
+
+        def person(who: str | None) -> list[tuple[str, str]]:
+            p = by_key.get(who or "")
+            return [("email", p.email)] if p is not None and p.email else []
+
+        def role(name: str) -> list[tuple[str, str]]:
+            r = spec.escalation.roles.get(name)
+            if r is None:
+                return []
+            out = person(r.by_queue.get(task.queue) or r.person)
+            if r.email:
+                out.append(("email", r.email))
+            if r.webhook:
+                out.append(("webhook", r.webhook))
+            return list(dict.fromkeys(out))
+
+        if isinstance(action, Notify):
+            if action.role:
+                return role(action.role)
+            if action.person:
+                return person(action.person)
+            if action.email:
+                return [("email", action.email)]
+            return [("webhook", action.webhook)] if action.webhook else []
+        if isinstance(action, Page):
+            roster = spec.rosters.get(action.roster, [])
+            if not roster:
+                return []
+            # Each unacknowledged repeat moves the page one step down the roster.
+            entry = roster[min(firing, len(roster)) - 1]
+            return role(entry) if entry in spec.escalation.roles else person(entry)
+        return []
 
     # -- reads ---------------------------------------------------------------
 

@@ -52,15 +52,47 @@ _UNITS = {
     "cinco": 5, "seis": 6, "siete": 7, "ocho": 8, "nueve": 9,
 }  # fmt: skip
 _TEENS = {
-    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
-    "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
-    "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19,
-    "diez": 10, "once": 11, "doce": 12, "trece": 13, "catorce": 14, "quince": 15,
-    "dieciseis": 16, "diecisiete": 17, "dieciocho": 18, "diecinueve": 19,
-    "veinte": 20, "veintiuno": 21, "veintiun": 21, "veintidos": 22, "veintitres": 23,
-    "veinticuatro": 24, "veinticinco": 25, "veintiseis": 26, "veintisiete": 27,
-    "veintiocho": 28, "veintinueve": 29,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+    "diez": 10,
+    "once": 11,
+    "doce": 12,
+    "trece": 13,
+    "catorce": 14,
+    "quince": 15,
+    "dieciseis": 16,
+    "diecisiete": 17,
+    "dieciocho": 18,
+    "diecinueve": 19,
+    "veinte": 20,
+    "veintiuno": 21,
+    "veintiun": 21,
+    "veintidos": 22,
+    "veintitres": 23,
+    "veinticuatro": 24,
+    "veinticinco": 25,
+    "veintiseis": 26,
+    "veintisiete": 27,
+    "veintiocho": 28,
+    "veintinueve": 29,
 }  # fmt: skip  (Spanish 20-29 are one word, so they behave like teens: complete groups)
 _TENS = {
     "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60,
@@ -83,13 +115,55 @@ _MONTHS = {
     "agosto": 8, "septiembre": 9, "setiembre": 9, "octubre": 10, "noviembre": 11,
     "diciembre": 12,
 }  # fmt: skip
-_DIGIT_WORDS = {k: v for k, v in _UNITS.items() if k not in {"first", "second", "third", "fourth",
-                "fifth", "sixth", "seventh", "eighth", "ninth", "primero", "un", "una"}}
+_DIGIT_WORDS = {
+    k: v
+    for k, v in _UNITS.items()
+    if k
+    not in {
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "fifth",
+        "sixth",
+        "seventh",
+        "eighth",
+        "ninth",
+        "primero",
+        "un",
+        "una",
+    }
+}
 _DIGIT_WORDS["o"] = 0
 # Words a speaker drops between the parts of a date or a phone number.
 _NUMBER_FILLERS = frozenset(
-    {"uh", "um", "er", "eh", "ah", "is", "es", "the", "of", "and", "y", "el", "la", ",", "de", "del",
-     "dash", "hyphen", "slash", "like", "its", "it's", "was", "be", "on"}
+    {
+        "uh",
+        "um",
+        "er",
+        "eh",
+        "ah",
+        "is",
+        "es",
+        "the",
+        "of",
+        "and",
+        "y",
+        "el",
+        "la",
+        ",",
+        "de",
+        "del",
+        "dash",
+        "hyphen",
+        "slash",
+        "like",
+        "its",
+        "it's",
+        "was",
+        "be",
+        "on",
+    }
 )
 
 
@@ -415,8 +489,27 @@ _LABEL_CUE = re.compile(
     r"|mrn|phone|ph|age|sex|hospital|acct|account|id)\b)"
 )
 _SPELLED = re.compile(r"(?<![a-z'])((?:[a-z][\s,.-]+){2,}[a-z])(?![a-z'])")
-_FILLERS_BEFORE_SPELLING = frozenset({"uh", "um", "that's", "thats", "that", "is", "it's", "its", "spelled",
-                                      "spelt", "like", "last", "name", ",", "eh", "se", "escribe"})
+_FILLERS_BEFORE_SPELLING = frozenset(
+    {
+        "uh",
+        "um",
+        "that's",
+        "thats",
+        "that",
+        "is",
+        "it's",
+        "its",
+        "spelled",
+        "spelt",
+        "like",
+        "last",
+        "name",
+        ",",
+        "eh",
+        "se",
+        "escribe",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,8 +584,33 @@ def _mention(folded: str, m: re.Match[str], group: int, cue: str) -> _Mention | 
     return _Mention(tokens, m.start(group), end, cue)
 
 
-_HARD_STOP = frozenset({"is", "this", "it's", "its", "im", "i'm", "name", "name's", "patient", "for", "about",
-                        "my", "am", "calling", "hi", "hello", "hey", "habla", "soy", "llamo", "es", "on", "mi"})
+_HARD_STOP = frozenset(
+    {
+        "is",
+        "this",
+        "it's",
+        "its",
+        "im",
+        "i'm",
+        "name",
+        "name's",
+        "patient",
+        "for",
+        "about",
+        "my",
+        "am",
+        "calling",
+        "hi",
+        "hello",
+        "hey",
+        "habla",
+        "soy",
+        "llamo",
+        "es",
+        "on",
+        "mi",
+    }
+)
 
 
 def _name_before(folded: str, pos: int) -> _Mention | None:
@@ -508,8 +626,22 @@ def _name_before(folded: str, pos: int) -> _Mention | None:
             continue
         if not name and len(spelled) >= 3 and w in _FILLERS_BEFORE_SPELLING:
             continue
-        if skipping and w in {",", "(", "uh", "um", "eh", "mi", "my", "her", "his", "su", "and", "the",
-                              "patient's", "\n"}:
+        if skipping and w in {
+            ",",
+            "(",
+            "uh",
+            "um",
+            "eh",
+            "mi",
+            "my",
+            "her",
+            "his",
+            "su",
+            "and",
+            "the",
+            "patient's",
+            "\n",
+        }:
             continue
         skipping = False
         if len(spelled) >= 3:
@@ -672,8 +804,20 @@ def phonetic(name: str) -> str:
     for prefix, repl in (("kn", "n"), ("wr", "r"), ("ps", "s"), ("wh", "w"), ("x", "s"), ("gn", "n")):
         if s.startswith(prefix):
             s = repl + s[len(prefix) :]
-    for a, b in (("sch", "sk"), ("tch", "ch"), ("ph", "f"), ("ck", "k"), ("dg", "j"), ("gh", "g"),
-                 ("th", "t"), ("dt", "t"), ("z", "s"), ("q", "k"), ("x", "ks"), ("v", "f")):
+    for a, b in (
+        ("sch", "sk"),
+        ("tch", "ch"),
+        ("ph", "f"),
+        ("ck", "k"),
+        ("dg", "j"),
+        ("gh", "g"),
+        ("th", "t"),
+        ("dt", "t"),
+        ("z", "s"),
+        ("q", "k"),
+        ("x", "ks"),
+        ("v", "f"),
+    ):
         s = s.replace(a, b)
     s = re.sub(r"c(?=[eiy])", "s", s).replace("c", "k")
     first, rest = s[0], re.sub(r"[aeiouyhw]", "", s[1:])
@@ -780,7 +924,10 @@ def extract_identity(item: InboundItem) -> Identity:
             given, family = s_given, s_family
             from_text.add("name")
         elif (
-            item.channel == "email" and not p.dob and dob_found and s_family
+            item.channel == "email"
+            and not p.dob
+            and dob_found
+            and s_family
             and not (family_compatible(family, s_family) and given_compatible(given or "", s_given or ""))
         ):
             # The sender's name came from the mail header, but the message gives someone

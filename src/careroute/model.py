@@ -54,9 +54,7 @@ class Patient:
 
     def to_dict(self) -> dict[str, str]:
         return {
-            k: v
-            for k, v in (("mrn", self.mrn), ("name", self.name), ("dob", self.dob), ("phone", self.phone))
-            if v
+            k: v for k, v in (("mrn", self.mrn), ("name", self.name), ("dob", self.dob), ("phone", self.phone)) if v
         }
 
 
@@ -67,10 +65,11 @@ class InboundItem:
     channel: str
     external_id: str
     received_at: datetime
-    body: str
-    patient: Patient = field(default_factory=Patient)
-    subject: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    # Message content and patient fields are PHI: kept out of repr so that no log line can carry them.
+    body: str = field(repr=False)
+    patient: Patient = field(default_factory=Patient, repr=False)
+    subject: str | None = field(default=None, repr=False)
+    metadata: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         require_aware(self.received_at, "received_at")
@@ -174,6 +173,9 @@ class Task:
     first_claimed_at: datetime | None = None
     resolved_at: datetime | None = None
     follows_task_id: int | None = None
+    acknowledged_at: datetime | None = None
+    on_hold: bool = False
+    next_escalation_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,9 +78,7 @@ def score(decisions: Sequence[Row], labels: Sequence[Row]) -> dict[str, Any]:
         "urgency_accuracy": round(urg_ok / n, 4) if n else 0.0,
         "urgent_recall": round(high_caught / high, 4) if high else 1.0,
         "urgent_missed": misses,
-        "urgent_clinical_in_clinical_queue": round(clinical_safe / clinical_high, 4)
-        if clinical_high
-        else 1.0,
+        "urgent_clinical_in_clinical_queue": round(clinical_safe / clinical_high, 4) if clinical_high else 1.0,
         "over_triage_rate": round(over / low, 4) if low else 0.0,
         "review_rate": round(review / n, 4) if n else 0.0,
         "dup_precision": round(prec, 4),
@@ -90,9 +88,7 @@ def score(decisions: Sequence[Row], labels: Sequence[Row]) -> dict[str, Any]:
     }
 
 
-def confusion_matrix(
-    decisions: Sequence[Row], labels: Sequence[Row], field: str = "type"
-) -> dict[str, Counter[str]]:
+def confusion_matrix(decisions: Sequence[Row], labels: Sequence[Row], field: str = "type") -> dict[str, Counter[str]]:
     """label value -> Counter of decided values."""
     by_id = {d.get("external_id"): d for d in decisions}
     out: dict[str, Counter[str]] = {}
@@ -124,7 +120,5 @@ def render_matrix(matrix: Mapping[str, Counter[str]]) -> list[str]:
     short = [c[:10] for c in cols]
     lines = ["label \\ decided".ljust(width) + " " + " ".join(s.rjust(10) for s in short)]
     for label in sorted(matrix):
-        lines.append(
-            label.ljust(width) + " " + " ".join(str(matrix[label].get(c, 0) or ".").rjust(10) for c in cols)
-        )
+        lines.append(label.ljust(width) + " " + " ".join(str(matrix[label].get(c, 0) or ".").rjust(10) for c in cols))
     return lines

@@ -97,3 +97,30 @@ def test_rules_check_accepts_the_starter_pack_and_names_problems_in_a_bad_one(tm
 def test_missing_files_are_clear_errors(tmp_path: Path) -> None:
     run = careroute("replay", str(tmp_path / "nope.jsonl"))
     assert run.returncode == 2 and "no such file" in run.stderr
+
+
+def test_rules_explain_renders_the_pack_in_plain_english_and_html() -> None:
+    md = careroute("rules", "explain")
+    assert md.returncode == 0, md.stderr
+    assert "Prior authorisation updates go to Authorizations, weighing 3 units" in md.stdout
+    assert "If a prior authorisation update is not claimed within 2 business hours" in md.stdout
+    assert "closed on US federal holidays (observed)" in md.stdout
+    html = careroute("rules", "explain", "--html")
+    assert html.stdout.startswith("<!doctype html>") and "<h2>Routing rules</h2>" in html.stdout
+
+
+def test_rules_diff_says_what_a_change_would_do(tmp_path: Path) -> None:
+    from careroute.config import STARTER_PACK
+
+    new = tmp_path / "new.yaml"
+    new.write_text(
+        STARTER_PACK.read_text()
+        .replace("after: 2 business hours", "after: 1 business hours")
+        .replace("    capacity: 12\n", "    capacity: 10\n", 1)
+    )
+    run = careroute("rules", "diff", str(STARTER_PACK), str(new))
+    assert run.returncode == 0, run.stderr
+    assert "Luis Serrano's capacity changes from 12 to 10." in run.stdout
+    assert "2 business hours" in run.stdout and "1 business hour" in run.stdout
+    same = careroute("rules", "diff", str(STARTER_PACK), str(STARTER_PACK))
+    assert "No differences" in same.stdout

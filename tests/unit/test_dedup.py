@@ -22,10 +22,10 @@ ALICE = {"mrn": "A100", "name": "Alice Amberg", "dob": "1970-07-04", "phone": "7
 BOB = {"mrn": "B200", "name": "Bob Brandt", "dob": "1955-05-05"}
 
 
-def an_item(eid: str, hours: float, body: str, patient: dict[str, str] | None = None,
-            channel: str = "portal", **metadata: Any) -> InboundItem:
-    return InboundItem(channel, eid, T0 + timedelta(hours=hours), body, Patient(**(patient or {})),
-                       metadata=metadata)
+def an_item(
+    eid: str, hours: float, body: str, patient: dict[str, str] | None = None, channel: str = "portal", **metadata: Any
+) -> InboundItem:
+    return InboundItem(channel, eid, T0 + timedelta(hours=hours), body, Patient(**(patient or {})), metadata=metadata)
 
 
 def replay(*pairs: tuple[InboundItem, str]) -> list[str | None]:
@@ -37,8 +37,13 @@ R = "medication_refill"
 
 def test_it_merges_a_voicemail_into_the_portal_refill_by_brand_name() -> None:
     portal = an_item("p1", 0, "Refill my sertraline 50 mg please.", ALICE)
-    vm = an_item("v1", 3, "this is alice amberg, date of birth july fourth nineteen seventy, i need my zoloft",
-                 {"phone": "7155550102"}, "voicemail")
+    vm = an_item(
+        "v1",
+        3,
+        "this is alice amberg, date of birth july fourth nineteen seventy, i need my zoloft",
+        {"phone": "7155550102"},
+        "voicemail",
+    )
     assert replay((portal, R), (vm, R)) == [None, "p1"]
 
 
@@ -102,8 +107,15 @@ def test_it_measures_the_window_from_the_root_not_the_latest_reminder() -> None:
 def test_it_names_the_root_when_the_best_match_is_a_later_duplicate() -> None:
     root = candidate_for(an_item("p1", 0, "Refill omeprazole 40 mg.", ALICE), R)
     second = candidate_for(an_item("v1", 10, "omeprazole again", ALICE), R)
-    second = DedupCandidate(second.external_id, second.received_at, R, second.identity, second.facts,
-                            root_external_id="p1", root_received_at=root.received_at)
+    second = DedupCandidate(
+        second.external_id,
+        second.received_at,
+        R,
+        second.identity,
+        second.facts,
+        root_external_id="p1",
+        root_received_at=root.received_at,
+    )
     new = candidate_for(an_item("f1", 20, "omeprazole renewal", ALICE), R)
     match = find_duplicate(new, [second])
     assert match is not None
@@ -114,8 +126,15 @@ def test_it_names_the_root_when_the_best_match_is_a_later_duplicate() -> None:
 def test_it_refuses_a_candidate_whose_root_is_out_of_the_window() -> None:
     old_root = T0 - timedelta(hours=60)
     cand = candidate_for(an_item("v1", 0, "omeprazole", ALICE), R)
-    cand = DedupCandidate(cand.external_id, cand.received_at, R, cand.identity, cand.facts,
-                          root_external_id="p0", root_received_at=old_root)
+    cand = DedupCandidate(
+        cand.external_id,
+        cand.received_at,
+        R,
+        cand.identity,
+        cand.facts,
+        root_external_id="p0",
+        root_received_at=old_root,
+    )
     new = candidate_for(an_item("p2", 13, "omeprazole", ALICE), R)
     assert find_duplicate(new, [cand]) is None
     assert find_duplicate(new, [cand], window=timedelta(hours=80)) is not None
@@ -145,12 +164,28 @@ def test_it_keeps_apart_a_new_prior_auth_status_of_one_case() -> None:
 
 
 def test_it_matches_a_spoken_statement_number_to_the_written_one() -> None:
-    a = an_item("e1", 0, "About statement #55120-3381 for $140.\nAlice Amberg\nDOB 07/04/1970",
-                {"name": "Alice Amberg"}, "email")
-    b = an_item("v1", 20, "this is alice amberg, date of birth july fourth nineteen seventy, statement number "
-                "ending in three three eight one", {"phone": "7155550102"}, "voicemail")
-    c = an_item("e2", 21, "And statement #55120-9000 is wrong too.\nAlice Amberg\nDOB 07/04/1970",
-                {"name": "Alice Amberg"}, "email")
+    a = an_item(
+        "e1",
+        0,
+        "About statement #55120-3381 for $140.\nAlice Amberg\nDOB 07/04/1970",
+        {"name": "Alice Amberg"},
+        "email",
+    )
+    b = an_item(
+        "v1",
+        20,
+        "this is alice amberg, date of birth july fourth nineteen seventy, statement number "
+        "ending in three three eight one",
+        {"phone": "7155550102"},
+        "voicemail",
+    )
+    c = an_item(
+        "e2",
+        21,
+        "And statement #55120-9000 is wrong too.\nAlice Amberg\nDOB 07/04/1970",
+        {"name": "Alice Amberg"},
+        "email",
+    )
     t = "billing_inquiry"
     assert replay((a, t), (b, t), (c, t)) == [None, "e1", None]
 
@@ -163,12 +198,12 @@ def test_it_knows_brand_names_typos_and_unlisted_medicines() -> None:
 
 
 def test_it_reads_form_kinds() -> None:
-    facts = request_facts(an_item("f1", 0, "Certification of Health Care Provider (FMLA)", {}, "fax"),
-                          "records_request")
+    facts = request_facts(
+        an_item("f1", 0, "Certification of Health Care Provider (FMLA)", {}, "fax"), "records_request"
+    )
     assert "fmla" in facts.forms
     note = request_facts(an_item("v1", 0, "his school needs a note saying he can come back"), "records_request")
-    form = request_facts(an_item("f2", 0, "AUTHORIZATION FOR MEDICATION ADMINISTRATION AT SCHOOL"),
-                         "records_request")
+    form = request_facts(an_item("f2", 0, "AUTHORIZATION FOR MEDICATION ADMINISTRATION AT SCHOOL"), "records_request")
     assert note.forms.isdisjoint(form.forms)
 
 

@@ -35,8 +35,8 @@ from careroute.sla import Hold, TaskFacts
 NY = ZoneInfo("America/New_York")
 SECOND = timedelta(seconds=1)
 PACKS = Path(__file__).resolve().parents[2] / "src" / "careroute" / "rules" / "packs"
-EXAMPLE = EscalationPolicy.model_validate(yaml.safe_load((PACKS / "primary_care.escalation.example.yaml").read_text()))
 STARTER = yaml.safe_load((PACKS / "primary_care.yaml").read_text())
+EXAMPLE = EscalationPolicy.model_validate({k: STARTER[k] for k in ("calendar", "sla", "escalation")})
 QUEUE_NAMES = {q["id"]: q["name"] for q in STARTER["queues"]}
 CAL = BusinessCalendar(EXAMPLE.calendar)
 RULES = EXAMPLE.escalation

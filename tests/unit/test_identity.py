@@ -57,9 +57,7 @@ def test_it_does_not_let_an_mrn_read_from_text_contradict_the_chart() -> None:
 # -------------------------------------------------------------------- phones
 
 
-@pytest.mark.parametrize(
-    "raw", ["(715) 555-0102", "715.555.0102", "+1 715 555 0102", "17155550102", "715-555-0102"]
-)
+@pytest.mark.parametrize("raw", ["(715) 555-0102", "715.555.0102", "+1 715 555 0102", "17155550102", "715-555-0102"])
 def test_it_normalises_phone_numbers_to_ten_digits(raw: str) -> None:
     assert normalise_phone(raw) == "7155550102"
 
@@ -164,15 +162,28 @@ def test_it_marks_what_it_read_from_text() -> None:
     [
         ("yeah hi this is tom voychick uh that's w o j c i k, date of birth three fourteen sixty one", "tom", "wojcik"),
         ("good morning this is ifeoma new so, n w o s u, date of birth february eighteenth", "ifeoma", "nwosu"),
-        ("this is keisha at the pharmacy calling for patient victor yanez, y a n e z, date of birth ten "
-         "twenty three nineteen fifty", "victor", "yanez"),
-        ("this is walter calling about my wife eleanor schofield, date of birth one nine nineteen forty eight",
-         "eleanor", "schofield"),
+        (
+            "this is keisha at the pharmacy calling for patient victor yanez, y a n e z, date of birth ten "
+            "twenty three nineteen fifty",
+            "victor",
+            "yanez",
+        ),
+        (
+            "this is walter calling about my wife eleanor schofield, date of birth one nine nineteen forty eight",
+            "eleanor",
+            "schofield",
+        ),
         ("hi this is linda, agnes pryor's daughter, her date of birth is one seven thirty eight", "agnes", "pryor"),
-        ("hola habla rosa quintero eh mi fecha de nacimiento es doce de mayo de mil novecientos cincuenta y siete",
-         "rosa", "quintero"),
-        ("le llamo para mi esposo josé sandoval, fecha de nacimiento veinte de octubre de mil novecientos setenta",
-         "jose", "sandoval"),
+        (
+            "hola habla rosa quintero eh mi fecha de nacimiento es doce de mayo de mil novecientos cincuenta y siete",
+            "rosa",
+            "quintero",
+        ),
+        (
+            "le llamo para mi esposo josé sandoval, fecha de nacimiento veinte de octubre de mil novecientos setenta",
+            "jose",
+            "sandoval",
+        ),
         ("hola, le habla maria de los angeles gutierrez, necesito una cita", "maria", "gutierrez"),
     ],
 )
@@ -214,8 +225,18 @@ def test_it_keeps_the_caller_id_name_as_weak_evidence_only() -> None:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("jon", "john"), ("bill", "william"), ("bob", "robert"), ("liz", "elizabeth"), ("tom", "tomasz"),
-     ("peggy", "margaret"), ("pepe", "jose"), ("r", "roland"), ("sean", "shawn"), ("debbie", "debra")],
+    [
+        ("jon", "john"),
+        ("bill", "william"),
+        ("bob", "robert"),
+        ("liz", "elizabeth"),
+        ("tom", "tomasz"),
+        ("peggy", "margaret"),
+        ("pepe", "jose"),
+        ("r", "roland"),
+        ("sean", "shawn"),
+        ("debbie", "debra"),
+    ],
 )
 def test_it_knows_nicknames_initials_and_short_forms(a: str, b: str) -> None:
     assert given_compatible(a, b)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -37,6 +38,7 @@ from careroute.dispatcher import Dispatcher, InvalidCommand, NotFound
 from careroute.intake.contract import InboundItemIn, describe, field_path
 from careroute.lifecycle import TransitionRefused
 from careroute.model import TAGS, URGENCIES
+from careroute.scheduler import Scheduler
 from careroute.store.repository import CursorError, TaskFilter, decode_cursor, encode_cursor
 
 log = logging.getLogger("careroute.api")
@@ -114,8 +116,25 @@ def _error(status: int, error: str, message: str, problems: list[dict[str, str]]
     return JSONResponse(content, status_code=status)
 
 
-def create_app(dispatcher: Dispatcher, *, max_body_bytes: int = 1_000_000, max_batch_items: int = 1_000) -> FastAPI:
+def create_app(
+    dispatcher: Dispatcher,
+    *,
+    max_body_bytes: int = 1_000_000,
+    max_batch_items: int = 1_000,
+    scheduler: Scheduler | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if scheduler is not None:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="careroute",
         version=__version__,
         description=(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Row
 
 from careroute.model import Event, QueueSummary, Task
+from careroute.sla import Due, DueTimes
 
 
 class Command(BaseModel):
@@ -30,6 +31,10 @@ class RerouteBody(Command):
 
 class UnmergeBody(Command):
     reason: str = Field(min_length=1, max_length=2_000, description="why these are not the same request")
+
+
+class HoldBody(Command):
+    reason: str = Field(min_length=1, max_length=500, description="what the task is waiting on")
 
 
 class PresenceBody(BaseModel):
@@ -62,6 +67,9 @@ def task_json(task: Task) -> dict[str, Any]:
         "due_at": iso(task.due_at),
         "assigned_at": iso(task.assigned_at),
         "pilot_arm": task.pilot_arm,
+        "on_hold": task.on_hold,
+        "acknowledged_at": iso(task.acknowledged_at),
+        "next_escalation_at": iso(task.next_escalation_at),
         "channel": task.channel,
         "external_id": task.external_id,
         "route_rule": task.route_rule,
@@ -123,4 +131,39 @@ def queue_json(q: QueueSummary, now: datetime) -> dict[str, Any]:
         "oldest_waiting_since": iso(oldest),
         "oldest_age_seconds": int((now - oldest).total_seconds()) if oldest else None,
         "by_urgency": dict(q.by_urgency),
+    }
+
+
+def _due(d: Due, now: datetime) -> dict[str, Any]:
+    return {
+        "clock": d.clock,
+        "name": d.name,
+        "due_at": iso(d.at),
+        "met_at": iso(d.met_at),
+        "business_hours": d.business,
+        "paused": d.at is None,
+        "breached": d.breached(now),
+        "target": str(d.target) if d.target is not None else None,
+    }
+
+
+def due_json(times: DueTimes, now: datetime) -> list[dict[str, Any]]:
+    """Every clock running on a task, for the API and the web views."""
+    clocks = [c for c in (times.claim, times.resolve) if c is not None] + [*times.duties, *times.deadlines]
+    return [_due(c, now) for c in clocks]
+
+
+def notification_json(row: Row[Any]) -> dict[str, Any]:
+    m = row._mapping
+    return {
+        "id": m["id"],
+        "task_id": m["task_id"],
+        "rule_id": m["rule_id"],
+        "kind": m["kind"],
+        "target": m["target"],
+        "status": m["status"],
+        "attempts": m["attempts"],
+        "last_error": m["last_error"],
+        "created_at": iso(m["created_at"]),
+        "sent_at": iso(m["sent_at"]),
     }

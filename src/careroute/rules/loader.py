@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from careroute.calendar import BusinessCalendar
 from careroute.rules.schema import Loc, RulePack, cross_check
 
 
@@ -39,10 +40,18 @@ class LoadedPack:
     source: str
     text: str
     classifier_rules: Any = field(repr=False, default=None)
+    calendar: BusinessCalendar = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "calendar", BusinessCalendar(self.spec.calendar))
 
     @property
     def queue_ids(self) -> tuple[str, ...]:
         return tuple(q.id for q in self.spec.queues)
+
+    @property
+    def queue_names(self) -> dict[str, str]:
+        return {q.id: q.name for q in self.spec.queues}
 
 
 def _format_loc(loc: Loc) -> str:
@@ -128,7 +137,7 @@ def load_pack_text(text: str, source: str = "<pack>", classifier_loader: Classif
     extra = [fingerprint()] if callable(fingerprint) else []
     return LoadedPack(
         spec=spec,
-        version=_version(data, extra),
+        version=_version(spec.model_dump(mode="json"), extra),
         source=source,
         text=text,
         classifier_rules=classifier_rules,

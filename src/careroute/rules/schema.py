@@ -11,7 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from careroute import escalation as escalation_rules
+from careroute.calendar import CalendarSpec
+from careroute.escalation import EscalationPolicy, EscalationSpec
 from careroute.model import CHANNELS, TAGS
+from careroute.sla import SlaSpec
 
 Identifier = Field(pattern=r"^[a-z][a-z0-9_.\-]*$", min_length=1, max_length=64)
 Credential = Literal["coordinator", "MA", "LPN", "RN", "NP", "PA", "MD", "DO"]
@@ -24,7 +28,6 @@ class Strict(BaseModel):
 class PackMeta(Strict):
     name: str = Field(min_length=1)
     description: str = ""
-    timezone: str = "America/New_York"
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -89,6 +92,8 @@ class StaffSpec(Strict):
     queue_capacity: dict[str, int] = {}
     #: Weekly schedule in the pack's time zone; none listed means always on shift.
     shifts: list[Shift] = []
+    #: Where escalations and pages for this person are emailed.
+    email: str | None = None
 
 
 class RerouteReason(Strict):
@@ -112,6 +117,12 @@ class RulePack(Strict):
     staff: list[StaffSpec] = []
     reroute_reasons: list[RerouteReason] = []
     pilot: Pilot | None = None
+    #: Business hours, holidays and closures; the time zone every local time in the pack is read in.
+    calendar: CalendarSpec = CalendarSpec()
+    sla: SlaSpec = SlaSpec()
+    escalation: EscalationSpec = EscalationSpec()
+    #: Who is paged, in order: a page not acknowledged moves to the next entry (staff ids or escalation roles).
+    rosters: dict[str, list[str]] = {}
     #: Validated by careroute.classify (its own schema), kept opaque here.
     classifier: dict[str, Any] = {}
 
@@ -163,6 +174,20 @@ def cross_check(pack: RulePack) -> Iterator[tuple[Loc, str]]:
                 yield ("staff", i, "queue_capacity", queue), f"{queue!r} is not one of this person's queues"
     if pack.pilot is not None and pack.pilot.manual_queue not in known:
         yield ("pilot", "manual_queue"), f"unknown queue {pack.pilot.manual_queue!r}: add it to queues"
+    policy = EscalationPolicy(calendar=pack.calendar, sla=pack.sla, escalation=pack.escalation)
+    yield from escalation_rules.cross_check(policy, queue_ids, TAGS)
+    staff_ids = {p.id for p in pack.staff}
+    for name, entries in pack.rosters.items():
+        for j, entry in enumerate(entries):
+            if entry not in staff_ids and entry not in pack.escalation.roles:
+                yield ("rosters", name, j), f"{entry!r} is neither a staff id nor an escalation role"
+    for i, esc in enumerate(pack.escalation.rules):
+        action = esc.action
+        if isinstance(action, escalation_rules.Page) and action.roster not in pack.rosters:
+            yield (
+                ("escalation", "rules", i, "action", "roster"),
+                f"unknown roster {action.roster!r}; add it under rosters",
+            )
     codes = [r.code for r in pack.reroute_reasons]
     for i, code in enumerate(codes):
         if code in codes[:i]:

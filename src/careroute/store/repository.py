@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Row, and_, case, func, insert, select
 from careroute.model import Event, InboundItem, Patient, QueueSummary, Staff, Task
 from careroute.store.engine import make_engine
 from careroute.store.migrate import upgrade
-from careroute.store.tables import UTCDateTime, events, items, patient_keys, rule_packs, staff, tasks
+from careroute.store.tables import UTCDateTime, events, items, notifications, patient_keys, rule_packs, staff, tasks
 
 TASK_COLUMNS = [c for c in tasks.c]
 UNRESOLVED = ("open", "assigned", "claimed")
@@ -347,6 +347,63 @@ class Store:
             update(tasks).where(tasks.c.id == task_id, tasks.c.status == expect_status).values(**values)
         )
         return result.rowcount == 1
+
+    # -- timers and notifications --------------------------------------------
+
+    def tasks_due_for_escalation(self, conn: Connection, now: datetime, limit: int) -> list[Task]:
+        """Tasks whose escalation timer has come, earliest first, read off the timer index."""
+        query = (
+            select(tasks)
+            .where(tasks.c.next_escalation_at <= now)
+            .order_by(tasks.c.next_escalation_at, tasks.c.id)
+            .limit(limit)
+        )
+        return [row_to_task(r) for r in conn.execute(query)]
+
+    def events_of_kinds(self, conn: Connection, task_id: int, kinds: Sequence[str]) -> list[Event]:
+        query = select(events).where(events.c.task_id == task_id, events.c.kind.in_(kinds)).order_by(events.c.id)
+        return [row_to_event(r) for r in conn.execute(query)]
+
+    def root_item_metadata(self, conn: Connection, task_id: int) -> dict[str, Any]:
+        row = conn.execute(
+            select(items.c.item_metadata).where(items.c.task_id == task_id).order_by(items.c.id).limit(1)
+        ).first()
+        return dict(row.item_metadata or {}) if row else {}
+
+    def add_notifications(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            conn.execute(insert(notifications), list(rows))
+
+    def notifications_due(self, conn: Connection, now: datetime, limit: int) -> list[Row[Any]]:
+        query = (
+            select(notifications)
+            .where(notifications.c.status == "pending", notifications.c.next_attempt_at <= now)
+            .order_by(notifications.c.next_attempt_at, notifications.c.id)
+            .limit(limit)
+        )
+        return list(conn.execute(query))
+
+    def lease_notification(self, conn: Connection, row: Row[Any], until: datetime) -> bool:
+        """Claim one delivery attempt: only the instance whose conditional update changed the row sends it."""
+        result = conn.execute(
+            update(notifications)
+            .where(
+                notifications.c.id == row.id,
+                notifications.c.status == "pending",
+                notifications.c.attempts == row.attempts,
+            )
+            .values(attempts=row.attempts + 1, next_attempt_at=until)
+        )
+        return result.rowcount == 1
+
+    def finish_notification(self, conn: Connection, notification_id: int, values: Mapping[str, Any]) -> None:
+        conn.execute(update(notifications).where(notifications.c.id == notification_id).values(**values))
+
+    def list_notifications(self, conn: Connection, task_id: int | None = None) -> list[Row[Any]]:
+        query = select(notifications).order_by(notifications.c.id)
+        if task_id is not None:
+            query = query.where(notifications.c.task_id == task_id)
+        return list(conn.execute(query))
 
     def lock_assignment(self, conn: Connection) -> None:
         """Serialise changes to who holds what across app instances.

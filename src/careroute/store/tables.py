@@ -90,10 +90,17 @@ tasks = Table(
     Column("assigned_at", UTCDateTime, nullable=True),
     Column("first_claimed_at", UTCDateTime, nullable=True),
     Column("resolved_at", UTCDateTime, nullable=True),
+    #: When a clinician recorded being told (critical results, pages).
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("on_hold", Boolean, nullable=False, default=False),
+    #: The persisted escalation timer: the earliest moment a rule could fire. The scheduler reads only
+    #: tasks whose timer has come, through its index, so a pass costs O(due), not O(open tasks).
+    Column("next_escalation_at", UTCDateTime, nullable=True),
     # The push order: waiting tasks of a queue by urgency, deadline, age.
     Index(None, "queue", "status", "urgency_rank", "due_at", "created_at", "id"),
     Index(None, "status", "created_at"),
     Index(None, "assignee", "status"),
+    Index(None, "next_escalation_at"),
 )
 
 items = Table(
@@ -149,6 +156,27 @@ patient_keys = Table(
     Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     Index(None, "key", "received_at"),
+)
+
+#: The outbox of alerts: written in the transaction that escalated, delivered after commit by the
+#: scheduler with retry and backoff; a final failure stays here as a dead letter.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", Integer, ForeignKey("tasks.id"), nullable=False),
+    Column("rule_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # email | webhook
+    Column("target", String(500), nullable=False),
+    Column("subject", String(500), nullable=False),
+    Column("body", Text, nullable=False),  # a task link, type and urgency: never the message
+    Column("status", String(16), nullable=False),  # pending | sent | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", String(500), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Index(None, "status", "next_attempt_at"),
 )
 
 rule_packs = Table(

@@ -78,10 +78,14 @@ def upgrade() -> None:
         sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("first_claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("on_hold", sa.Boolean(), nullable=False),
+        sa.Column("next_escalation_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tasks")),
     )
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tasks_assignee_status"), ["assignee", "status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_tasks_next_escalation_at"), ["next_escalation_at"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_tasks_queue_status_urgency_rank_due_at_created_at_id"),
             ["queue", "status", "urgency_rank", "due_at", "created_at", "id"],
@@ -151,6 +155,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_items_task_id"), ["task_id"], unique=False)
 
     op.create_table(
+        "notifications",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("task_id", sa.Integer(), nullable=False),
+        sa.Column("rule_id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("target", sa.String(length=500), nullable=False),
+        sa.Column("subject", sa.String(length=500), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name=op.f("fk_notifications_task_id_tasks")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
+    )
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notifications_status_next_attempt_at"), ["status", "next_attempt_at"], unique=False
+        )
+
+    op.create_table(
         "patient_keys",
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=False),
@@ -167,6 +194,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_patient_keys_key_received_at"))
 
     op.drop_table("patient_keys")
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notifications_status_next_attempt_at"))
+
+    op.drop_table("notifications")
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_items_task_id"))
 
@@ -179,6 +210,7 @@ def downgrade() -> None:
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tasks_status_created_at"))
         batch_op.drop_index(batch_op.f("ix_tasks_queue_status_urgency_rank_due_at_created_at_id"))
+        batch_op.drop_index(batch_op.f("ix_tasks_next_escalation_at"))
         batch_op.drop_index(batch_op.f("ix_tasks_assignee_status"))
 
     op.drop_table("tasks")

@@ -1,0 +1,206 @@
+"""classify(item, rules): one inbound item -> type, urgency, confidence and the reasons why.
+
+Order of reading, safest first:
+1. lab results and prior-authorisation updates are read from their structured fields;
+2. danger signs (with negation and context) decide the type whenever one counts: a refill that
+   mentions chest pressure into the jaw is clinical_urgent;
+3. otherwise keyword rules (and, if the rules name one, the learned model) choose the request,
+   and a refill of a critical medicine the patient is out of is urgent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from careroute.model import Classification, Evidence, InboundItem
+
+from .context import ContextIndex, Reading
+from .danger import DangerFinding, find_danger
+from .keywords import RequestScores, keyword_confidence, score_requests
+from .labs import is_lab, read_lab
+from .normalise import ReadText
+from .prior_auth import is_prior_auth, read_prior_auth
+from .refills import out_of_critical_medicine
+from .rules import ClassifierRules
+
+#: Documents from other providers describe symptoms as history or indication, not as a report.
+_DOCUMENT_CHANNELS = frozenset({"fax", "ehr"})
+_DOCUMENT_TAGS = frozenset({"referral_packet", "records_request", "lab_result_routine", "prior_auth_pending"})
+_DOCUMENT_MIN_SCORE = 1.5
+#: Keywords at or above this confidence are not second-guessed by the learned model.
+_MODEL_CONSULT_BELOW = 0.75
+
+
+def needs_review(result: Classification, rules: ClassifierRules) -> bool:
+    """True when the item should go to the `review` queue: too unsure, and no danger sign seen."""
+    return not result.possible_danger and (result.type == "other" or result.confidence < rules.review_below)
+
+
+def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
+    """Classify one item. Pure: no I/O, no clock, no logging; message text never leaves the result."""
+    compiled = rules.compiled
+    read = compiled.normaliser.read(item.text)
+    hits = compiled.matcher.scan(read.words, read.sentence)
+    context = ContextIndex(read, hits, compiled)
+
+    if is_lab(item):
+        lab = read_lab(item, hits, context, compiled.labs)
+        return Classification(
+            type="lab_result_urgent" if lab.urgent else "lab_result_routine",
+            urgency="urgent" if lab.urgent else "routine",
+            confidence=lab.confidence,
+            rule_ids=(lab.rule_id,),
+            reasons=(lab.reason,),
+        )
+    if is_prior_auth(item):
+        pa = read_prior_auth(item, read, hits, context, compiled.prior_auth)
+        return Classification(
+            type="prior_auth_pending",
+            urgency="urgent" if pa.urgent else "routine",
+            confidence=0.95,
+            rule_ids=(pa.rule_id,),
+            reasons=(pa.reason,),
+        )
+
+    requests = score_requests(hits, rules, item.channel, context, compiled.channel_priors)
+    ranked = requests.ranked()
+    top_tag, top = ranked[0] if ranked else ("other", 0.0)
+    second = ranked[1][1] if len(ranked) > 1 else 0.0
+
+    findings = find_danger(read, hits, context, rules)
+    if findings and item.channel in _DOCUMENT_CHANNELS and top_tag in _DOCUMENT_TAGS and top >= _DOCUMENT_MIN_SCORE:
+        findings = [_as_document(f) for f in findings]
+    counted = [f for f in findings if f.reading.counted]
+    evidence = [_evidence(read, f.rule_id, f.start, f.end, f.reading) for f in findings]
+    reasons = [_danger_reason(read, f, rules) for f in findings]
+
+    if counted:
+        certain = [f for f in counted if not f.reading.uncertain or rules.is_firm(f.rule_id)]
+        urgency = "emergent" if any(f.urgency == "emergent" for f in certain) else "urgent"
+        if urgency == "urgent" and any(f.urgency == "emergent" for f in counted):
+            reasons.append("over-triaged: an emergent sign mentioned with doubt is read as urgent, never routine")
+        confidence = 0.95 if certain else 0.7
+        rule_ids = tuple(dict.fromkeys(f.rule_id for f in counted))
+        return Classification(
+            "clinical_urgent", urgency, confidence, rule_ids, tuple(reasons), tuple(evidence), possible_danger=True
+        )
+
+    tag, confidence, decided_by = _choose_request(read, requests, top_tag, top, second, rules, reasons)
+    urgency = "routine"
+    rule_ids = decided_by
+    for match in requests.matches:
+        if match.tag == tag and match.rule_id in decided_by:
+            evidence.append(
+                Evidence(match.rule_id, read.quote(match.start, match.end), *read.span(match.start, match.end))
+            )
+    if tag == "medication_refill":
+        out = out_of_critical_medicine(read, hits, context, compiled.critical_classes)
+        if out is not None:
+            urgency = "urgent"
+            rule = f"refill.critical_out.{out.medicine_class}"
+            rule_ids = (rule, *rule_ids)
+            reasons.append(f"{rule}: out of a critical medicine ({out.medicine!r}, {out.phrase!r})")
+            evidence.append(Evidence(rule, out.phrase, *read.span(out.start, out.end)))
+    if tag == "clinical_urgent":  # only a learned model can say so without a danger sign: over-triage it
+        urgency = "urgent"
+    return Classification(
+        tag,
+        urgency,
+        confidence,
+        rule_ids,
+        tuple(reasons),
+        tuple(evidence),
+        possible_danger=tag == "clinical_urgent",
+    )
+
+
+def _choose_request(
+    read: ReadText,
+    requests: RequestScores,
+    top_tag: str,
+    top: float,
+    second: float,
+    rules: ClassifierRules,
+    reasons: list[str],
+) -> tuple[str, float, tuple[str, ...]]:
+    """The request tag, its confidence, and the rule ids that decided it."""
+    tag = top_tag
+    confidence = keyword_confidence(top, second)
+    if top <= 0:
+        reasons.append("no request keywords: nothing actionable recognised")
+        confidence = 0.3 if read.words else 0.6
+    if rules.model is not None and confidence < _MODEL_CONSULT_BELOW:
+        model_tag, probability = rules.model.predict(read.joined())
+        blended = _blend(requests, rules.model.probabilities(read.joined()), rules.model_weight)
+        best = max(blended, key=lambda t: blended[t])
+        reasons.append(f"model: {model_tag} p={probability:.2f}; blended with keywords -> {best}")
+        if best != tag:
+            tag = best
+            ordered = sorted(blended.values(), reverse=True)
+            confidence = round(min(0.9, ordered[0] * (0.5 + 0.5 * (ordered[0] - ordered[1]) / ordered[0])), 4)
+            decided = tuple(dict.fromkeys(m.rule_id for m in requests.matches if m.tag == tag and not m.negated))
+            return tag, confidence, ("model", *decided)
+        confidence = round(max(confidence, min(0.9, blended[best])), 4)
+    decided = tuple(dict.fromkeys(m.rule_id for m in requests.matches if m.tag == tag and not m.negated))
+    for rule_id in decided:
+        quotes = [read.quote(m.start, m.end) for m in requests.matches if m.rule_id == rule_id and not m.negated]
+        reasons.append(f"{rule_id}: {', '.join(repr(q) for q in quotes[:3])}")
+    negated = [m for m in requests.matches if m.negated]
+    for m in negated[:3]:
+        reasons.append(f"{m.rule_id}: {read.quote(m.start, m.end)!r} negated, not counted")
+    if tag == "other" and not decided:
+        return tag, confidence, ("kw.none",)
+    return tag, confidence, decided
+
+
+def _blend(requests: RequestScores, probabilities: dict[str, float], weight: float) -> dict[str, float]:
+    """Keyword scores as a distribution, mixed with the model's probabilities (keywords first)."""
+    total = sum(requests.scores.values())
+    tags = set(probabilities) | set(requests.scores)
+    out: dict[str, float] = {}
+    for tag in tags:
+        keyword_share = requests.scores.get(tag, 0.0) / total if total else 0.0
+        out[tag] = (1 - weight) * keyword_share + weight * probabilities.get(tag, 0.0)
+    if total == 0:  # no keyword at all: the model is all there is
+        out = {tag: probabilities.get(tag, 0.0) for tag in tags}
+    return out
+
+
+def _as_document(finding: DangerFinding) -> DangerFinding:
+    reading = Reading("other_person", finding.reading.uncertain, "a clinical document from another provider")
+    return DangerFinding(finding.rule_id, finding.urgency, finding.start, finding.end, reading, finding.detail)
+
+
+def _evidence(read: ReadText, rule_id: str, start: int, end: int, reading: Reading) -> Evidence:
+    a, b = read.span(start, end)
+    return Evidence(
+        rule_id,
+        read.original[a:b],
+        a,
+        b,
+        negated=reading.category == "negated",
+        historical=reading.category == "historical",
+        uncertain=reading.uncertain,
+        other_person=reading.category in ("other_person", "hypothetical"),
+    )
+
+
+def _danger_reason(read: ReadText, finding: DangerFinding, rules: ClassifierRules) -> str:
+    a, b = read.span(finding.start, finding.end)
+    what = rules.says(finding.rule_id)
+    detail = f" ({finding.detail})" if finding.detail else ""
+    text = f"{finding.rule_id}: {what}{detail}, {read.original[a:b]!r} at {a}-{b}"
+    reading = finding.reading
+    if reading.category is not None:
+        text += f"; {reading.category}"
+        if reading.trigger:
+            text += f" by {reading.trigger!r}"
+        text += ", not counted"
+    elif reading.uncertain:
+        text += f"; with doubt ({reading.trigger!r}), counted as urgent"
+    return text
+
+
+def classify_many(items: Sequence[InboundItem], rules: ClassifierRules) -> list[Classification]:
+    """Classify items in order (a convenience for replay and evaluation)."""
+    return [classify(item, rules) for item in items]

@@ -1,0 +1,151 @@
+"""Rules compiled for speed: one normaliser, one phrase matcher over every lexicon phrase.
+
+Built once per ``ClassifierRules`` (at load time); ``classify`` only reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .normalise import NoiseMap, Normaliser, fold
+from .phrases import Element, PhraseMatcher, WordSpec, compile_phrase, expand_phrase
+
+if TYPE_CHECKING:
+    from .rules import ClassifierRules
+
+#: What a phrase match means: (kind, index into that kind's table).
+Payload = tuple[str, int]
+
+# Kinds of phrase in the one matcher.
+DANGER = "danger"
+KEYWORD = "keyword"
+TRIGGER = "trigger"
+PSEUDO = "pseudo"
+NOT_A_SIGN = "not_a_sign"
+TERMINATOR = "terminator"
+TERMINATOR_NEGATED = "terminator_negated"
+CRITICAL_MED = "critical_med"
+OUT_NOW = "out_now"
+OUT_LATER = "out_later"
+NUMERIC_CONTEXT = "numeric_context"
+LAB_CRITICAL_TEXT = "lab_critical_text"
+PA_TODAY = "pa_today"
+PA_GAP = "pa_gap"
+ESCALATOR = "escalator"
+
+NUMERIC_CONTEXTS: tuple[str, ...] = (
+    "temperature_words",
+    "infant_words",
+    "fever_risk_words",
+    "glucose_words",
+    "pressure_words",
+    "pain_words",
+    "heart_rate_words",
+    "oxygen_words",
+    "pressure_symptom_words",
+    "overdose_verbs",
+    "pill_words",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A ConText trigger group: its category, which way it reaches, and how far."""
+
+    category: str
+    direction: str  # forward | backward | both
+    window: int
+    stop_at_comma: bool
+    through_terminators: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRules:
+    normaliser: Normaliser
+    matcher: PhraseMatcher[Payload]
+    triggers: tuple[Trigger, ...]
+    critical_classes: tuple[str, ...]
+    numeric: Mapping[str, float]
+    labs: Mapping[str, Any]
+    prior_auth: Mapping[str, Any]
+    channel_priors: Mapping[str, Mapping[str, float]]
+
+
+def _phrases(kind: str, index: int, phrases: Iterable[str]) -> Iterable[tuple[Payload, str]]:
+    for phrase in phrases:
+        for expanded in expand_phrase(phrase):
+            yield (kind, index), expanded
+
+
+def _literal_words(elements: tuple[Element, ...]) -> Iterable[str]:
+    for element in elements:
+        if isinstance(element, WordSpec):
+            yield from element.words
+
+
+def compile_rules(rules: ClassifierRules) -> CompiledRules:
+    lex = rules.lexicon
+    noise = lex["noise"]
+    context = lex["context"]
+    meds = lex["medications"]
+    numeric = lex["numeric"]
+    pa = lex["prior_auth"]
+
+    raw: list[tuple[Payload, str]] = []
+    for i, danger_rule in enumerate(rules.danger):
+        raw.extend(_phrases(DANGER, i, danger_rule.phrases))
+    for i, danger_rule in enumerate(rules.danger):
+        raw.extend(_phrases(ESCALATOR, i, danger_rule.emergent_with))
+    for i, keyword_rule in enumerate(rules.keywords):
+        raw.extend(_phrases(KEYWORD, i, keyword_rule.phrases))
+    triggers: list[Trigger] = []
+    for i, group in enumerate(context["triggers"]):
+        triggers.append(
+            Trigger(
+                group["category"],
+                group["direction"],
+                int(group["window"]),
+                bool(group.get("stop_at_comma")),
+                bool(group.get("through_terminators")),
+            )
+        )
+        raw.extend(_phrases(TRIGGER, i, group["phrases"]))
+    raw.extend(_phrases(PSEUDO, 0, context.get("pseudo", ())))
+    raw.extend(_phrases(NOT_A_SIGN, 0, context.get("not_a_sign", ())))
+    raw.extend(_phrases(TERMINATOR, 0, context["terminators"].get("all", ())))
+    raw.extend(_phrases(TERMINATOR_NEGATED, 0, context["terminators"].get("negated", ())))
+    critical_classes = tuple(meds["critical"])
+    for i, name in enumerate(critical_classes):
+        raw.extend(_phrases(CRITICAL_MED, i, meds["critical"][name]))
+    raw.extend(_phrases(OUT_NOW, 0, meds["out_now"]))
+    raw.extend(_phrases(OUT_LATER, 0, meds["out_later"]))
+    for i, name in enumerate(NUMERIC_CONTEXTS):
+        raw.extend(_phrases(NUMERIC_CONTEXT, i, numeric[name]))
+    raw.extend(_phrases(LAB_CRITICAL_TEXT, 0, lex["labs"]["critical_text"]))
+    raw.extend(_phrases(PA_TODAY, 0, pa["today_words"]))
+    raw.extend(_phrases(PA_GAP, 0, pa["gap_words"]))
+
+    compiled = [(payload, compile_phrase(text, fold)) for payload, text in raw]
+    known = {fold(w) for w in noise.get("known_words", ())}
+    for _, elements in compiled:
+        known.update(_literal_words(elements))
+    word_map = {fold(k): tuple(fold(w) for w in v) for k, v in noise.get("words", {}).items()}
+    known.update(word_map)
+    phrase_map = {
+        tuple(fold(w) for w in str(k).split()): tuple(fold(w) for w in v) for k, v in noise.get("phrases", {}).items()
+    }
+    targets = tuple(sorted({fold(t) for t in noise.get("fuzzy_targets", ())}))
+    known.update(targets)
+    normaliser = Normaliser(NoiseMap(word_map, phrase_map, targets, frozenset(known)))
+    return CompiledRules(
+        normaliser=normaliser,
+        matcher=PhraseMatcher(compiled),
+        triggers=tuple(triggers),
+        critical_classes=critical_classes,
+        numeric={k: float(v) for k, v in numeric.items() if isinstance(v, int | float)},
+        labs=lex["labs"],
+        prior_auth=pa,
+        channel_priors=lex.get("channel_priors", {}),
+    )

@@ -1,0 +1,146 @@
+"""ConText (Harkema, Dowling, Thornblade, Chapman 2009), the NegEx family, written for messages.
+
+Given where trigger terms, pseudo-triggers and terminators were found, ``ContextIndex.reading``
+says how one danger-sign mention is to be read: present, negated, historical, hypothetical, about
+someone or something else, and whether it came with doubt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .compiled import (
+    NOT_A_SIGN,
+    PSEUDO,
+    TERMINATOR,
+    TERMINATOR_NEGATED,
+    TRIGGER,
+    CompiledRules,
+    Payload,
+    Trigger,
+)
+from .normalise import ReadText
+from .phrases import Hit
+
+#: Readings that mean the sign is not (or not now, or not the patient's) present.
+NOT_PRESENT = ("negated", "other_person", "historical", "hypothetical")
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """How one mention reads; ``category`` None means plainly present."""
+
+    category: str | None = None
+    uncertain: bool = False
+    trigger: str | None = None  # the words that decided, quoted from the message
+
+    @property
+    def counted(self) -> bool:
+        return self.category is None
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    group: int
+    start: int
+    end: int
+
+
+class ContextIndex:
+    """The triggers of one message, ready to be asked about any span of it."""
+
+    def __init__(self, read: ReadText, hits: Sequence[Hit[Payload]], compiled: CompiledRules) -> None:
+        self._read = read
+        self._triggers = compiled.triggers
+        found: list[_Found] = []
+        pseudo: list[tuple[int, int]] = []
+        self._not_a_sign: list[tuple[int, int]] = []
+        self._stops: list[int] = []
+        self._negation_stops: list[int] = []
+        for hit in hits:
+            kind, index = hit.payload
+            if kind == TRIGGER:
+                found.append(_Found(index, hit.start, hit.end))
+            elif kind == PSEUDO:
+                pseudo.append((hit.start, hit.end))
+            elif kind == NOT_A_SIGN:
+                self._not_a_sign.append((hit.start, hit.end))
+            elif kind == TERMINATOR:
+                self._stops.append(hit.start)
+            elif kind == TERMINATOR_NEGATED:
+                self._negation_stops.append(hit.start)
+        # A pseudo-trigger ("not only", "no change") cancels any shorter trigger inside it.
+        found = [
+            f for f in found if not any(a <= f.start and f.end <= b and (f.end - f.start) < (b - a) for a, b in pseudo)
+        ]
+        # Overlapping triggers: the longest wins ("not sure if" is doubt, not a negation).
+        found.sort(key=lambda f: (-(f.end - f.start), f.start))
+        kept: list[_Found] = []
+        for f in found:
+            if all(f.end <= k.start or f.start >= k.end for k in kept):
+                kept.append(f)
+        self._found = kept
+        self.may_negate = any(compiled.triggers[f.group].category == "negated" for f in kept)
+
+    def reading(self, start: int, end: int) -> Reading:
+        """How the mention at words[start:end] is to be read."""
+        read = self._read
+        for a, b in self._not_a_sign:
+            if a < end and start < b:
+                return Reading("other_person", trigger=read.quote(a, b))
+        sentence = read.sentence[start]
+        nearest: dict[str, tuple[int, _Found]] = {}
+        for f in self._found:
+            if f.start < end and start < f.end:
+                continue  # a trigger inside the mention is part of it ("no puedo respirar")
+            if read.sentence[f.start] != sentence:
+                continue
+            trigger = self._triggers[f.group]
+            distance = self._reach(trigger, f, start, end)
+            if distance is None:
+                continue
+            best = nearest.get(trigger.category)
+            if best is None or distance < best[0]:
+                nearest[trigger.category] = (distance, f)
+
+        def quoted(category: str) -> str:
+            f = nearest[category][1]
+            return read.quote(f.start, f.end)
+
+        uncertain = "uncertain" in nearest
+        doubt = quoted("uncertain") if uncertain else None
+        for category in ("negated", "other_person"):
+            if category in nearest:
+                return Reading(category, uncertain, quoted(category))
+        for category in ("historical", "hypothetical"):
+            if category not in nearest:
+                continue
+            if "recurrent" in nearest:
+                continue
+            if "current" in nearest and nearest["current"][0] <= nearest[category][0]:
+                continue
+            return Reading(category, uncertain, quoted(category))
+        return Reading(None, uncertain, doubt)
+
+    def _reach(self, trigger: Trigger, f: _Found, start: int, end: int) -> int | None:
+        """Words between trigger and mention if the trigger reaches it, else None."""
+        read = self._read
+        if f.end <= start and trigger.direction in ("forward", "both"):
+            gap_from, gap_to = f.end, start
+            if trigger.stop_at_comma and read.clause[f.end - 1] != read.clause[start]:
+                return None
+        elif f.start >= end and trigger.direction in ("backward", "both"):
+            gap_from, gap_to = end, f.start
+            if trigger.stop_at_comma and read.clause[end - 1] != read.clause[f.start]:
+                return None
+        else:
+            return None
+        distance = gap_to - gap_from
+        if distance > trigger.window:
+            return None
+        if not trigger.through_terminators and any(gap_from <= s < gap_to for s in self._stops):
+            return None
+        if trigger.category == "negated" and any(gap_from <= s < gap_to for s in self._negation_stops):
+            return None
+        return distance

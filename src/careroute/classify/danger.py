@@ -1,0 +1,329 @@
+"""Danger signs: lexicon phrases, and measured values said in words (fever, sugar, pressure, ...).
+
+Every mention found is read through ConText; the caller decides what counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .compiled import DANGER, ESCALATOR, NUMERIC_CONTEXT, NUMERIC_CONTEXTS, CompiledRules, Payload
+from .context import ContextIndex, Reading
+from .normalise import ReadText, number_value
+from .phrases import Hit
+from .rules import ClassifierRules
+
+# Units that make "<number> <unit> old" an age; weeks per unit.
+_AGE_UNITS: Mapping[str, float] = {
+    "day": 1 / 7,
+    "days": 1 / 7,
+    "dia": 1 / 7,
+    "dias": 1 / 7,
+    "week": 1.0,
+    "weeks": 1.0,
+    "wk": 1.0,
+    "wks": 1.0,
+    "semana": 1.0,
+    "semanas": 1.0,
+    "month": 4.35,
+    "months": 4.35,
+    "mo": 4.35,
+    "mos": 4.35,
+    "mes": 4.35,
+    "meses": 4.35,
+}
+_AGE_MARKERS = frozenset({"old", "de"})  # "3 weeks old", "3 semanas de nacido"
+_INFANT_NOUNS = frozenset({"baby", "bebe", "infant", "newborn", "son", "daughter", "hijo", "hija", "nino", "nina"})
+_OVER = frozenset({"over", "sobre"})
+# A number followed by one of these is a dose, a count or a time, never a vital sign.
+_NOT_A_READING = frozenset(
+    {
+        "mg",
+        "mcg",
+        "ml",
+        "units",
+        "unit",
+        "u",
+        "iu",
+        "tabs",
+        "tablets",
+        "tablet",
+        "pills",
+        "pill",
+        "capsules",
+        "lbs",
+        "lb",
+        "pounds",
+        "kg",
+        "dollars",
+        "percent",
+        "am",
+        "pm",
+        "minutes",
+        "mins",
+        "hours",
+        "hrs",
+        "days",
+        "weeks",
+        "months",
+        "years",
+        "times",
+        "calories",
+        "carbs",
+        "grams",
+        "g",
+        "oz",
+        "steps",
+        "miles",
+        "th",
+        "st",
+        "nd",
+        "rd",
+        "o",
+    }
+)
+
+#: add(rule_id, urgency, start, end, detail): records one measured danger sign.
+_Add = Callable[[str, str, int, int, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DangerFinding:
+    """One danger-sign mention: which rule, where (word indexes), how it reads."""
+
+    rule_id: str
+    urgency: str
+    start: int
+    end: int
+    reading: Reading
+    detail: str = ""  # a measured value, e.g. "temperature 103.5"
+
+
+def find_danger(
+    read: ReadText,
+    hits: Sequence[Hit[Payload]],
+    context: ContextIndex,
+    rules: ClassifierRules,
+) -> list[DangerFinding]:
+    compiled = rules.compiled
+    findings: list[DangerFinding] = []
+    seen: set[tuple[int, int, int]] = set()
+    for hit in hits:
+        kind, index = hit.payload
+        if kind != DANGER:
+            continue
+        key = (index, hit.start, hit.end)
+        if key in seen:
+            continue
+        seen.add(key)
+        rule = rules.danger[index]
+        findings.append(DangerFinding(rule.id, rule.urgency, hit.start, hit.end, context.reading(hit.start, hit.end)))
+    findings.extend(_measured(read, hits, context, compiled))
+    # Weak signs (min_matches > 1) count only when enough of them are present together.
+    needed = {r.id: r.min_matches for r in rules.danger if r.min_matches > 1}
+    if needed:
+        present: dict[str, set[int]] = {}
+        for f in findings:
+            if f.rule_id in needed and f.reading.counted:
+                present.setdefault(f.rule_id, set()).add(f.start)
+        findings = [
+            f for f in findings if f.rule_id not in needed or len(present.get(f.rule_id, ())) >= needed[f.rule_id]
+        ]
+    # Urgent signs that come with what makes them emergent (hit his head, on warfarin, vomiting).
+    escalated: dict[str, str] = {}
+    for hit in hits:
+        kind, index = hit.payload
+        if kind == ESCALATOR and context.reading(hit.start, hit.end).counted:
+            escalated.setdefault(rules.danger[index].id, read.quote(hit.start, hit.end))
+    if escalated:
+        findings = [
+            DangerFinding(f.rule_id, "emergent", f.start, f.end, f.reading, f"with {escalated[f.rule_id]!r}")
+            if f.rule_id in escalated and f.urgency == "urgent"
+            else f
+            for f in findings
+        ]
+    return findings
+
+
+def _near(contexts: Mapping[str, list[tuple[int, int]]], name: str, i: int, before: int, after: int) -> int | None:
+    """Start of the nearest context phrase `name` within reach of word i, else None."""
+    best: int | None = None
+    best_distance = before + after + 1
+    for start, end in contexts.get(name, ()):
+        if end <= i and i - end <= before:
+            distance = i - end
+        elif start > i and start - i - 1 <= after:
+            distance = start - i - 1
+        else:
+            continue
+        if distance < best_distance:
+            best, best_distance = start, distance
+    return best
+
+
+def _measured(
+    read: ReadText, hits: Sequence[Hit[Payload]], context: ContextIndex, compiled: CompiledRules
+) -> list[DangerFinding]:
+    """Danger read from numbers: temperature, infant age, blood sugar, blood pressure, pain score,
+    heart rate, oxygen. The number must sit next to words that say what it measures."""
+    contexts: dict[str, list[tuple[int, int]]] = {}
+    for hit in hits:
+        kind, index = hit.payload
+        if kind == NUMERIC_CONTEXT:
+            contexts.setdefault(NUMERIC_CONTEXTS[index], []).append((hit.start, hit.end))
+    words, sentence = read.words, read.sentence
+    has_number = any(w[:1].isdigit() for w in words)
+    if not has_number and "infant_words" not in contexts:
+        return []
+    limits = compiled.numeric
+    out: list[DangerFinding] = []
+
+    def add(rule_id: str, urgency: str, start: int, end: int, detail: str) -> None:
+        lo, hi = min(start, end - 1), max(start + 1, end)
+        out.append(DangerFinding(rule_id, urgency, lo, hi, context.reading(lo, hi), detail))
+
+    infant = _infant(words, sentence, contexts, limits)
+    fever_seen = False
+    n = len(words)
+    for i, word in enumerate(words):
+        if not word[:1].isdigit():
+            continue
+        if "/" in word:
+            _fraction(word, i, contexts, limits, add)
+            continue
+        if ":" in word:
+            continue  # a time of day
+        value = number_value(word)
+        if value is None:
+            continue
+        unit = words[i + 1] if i + 1 < n else ""
+        if (
+            10 <= value <= 500
+            and _near(contexts, "overdose_verbs", i, 4, 0) is not None
+            and _near(contexts, "pill_words", i, 1, 4) is not None
+        ):
+            add("danger.overdose", "emergent", i, i + 1, f"took {word} at once")
+            continue
+        if unit in _NOT_A_READING:
+            continue
+        if i + 2 < n and words[i + 1] in _OVER and words[i + 2][:1].isdigit():
+            second = number_value(words[i + 2])
+            if second is not None and _near(contexts, "pressure_words", i, 6, 1) is not None:
+                _pressure(value, second, i, i + 3, limits, add, "pressure_symptom_words" in contexts)
+                continue
+        temp = _near(contexts, "temperature_words", i, 4, 2)
+        if temp is not None and (95 <= value <= 110 or 35 <= value <= 43):
+            fahrenheit = value if value >= 95 else value * 9 / 5 + 32
+            start = min(temp, i)
+            if fahrenheit >= limits["fever_f"]:
+                fever_seen = True
+                detail = f"temperature {word}"
+                if infant is not None:
+                    add("danger.infant_fever", "emergent", start, i + 1, detail + " in a young infant")
+                elif fahrenheit >= limits["fever_f_high"]:
+                    add("danger.high_fever", "urgent", start, i + 1, detail)
+                elif "fever_risk_words" in contexts:
+                    add("danger.fever_with_risk", "urgent", start, i + 1, detail + " with a risk factor")
+            continue
+        glucose = _near(contexts, "glucose_words", i, 8, 1)
+        if glucose is not None and 10 <= value <= 1500:
+            start = min(glucose, i)
+            if value < limits["glucose_very_low"]:
+                add("danger.glucose", "emergent", start, i + 1, f"blood sugar {word}")
+            elif value <= limits["glucose_low"] or value >= limits["glucose_high"]:
+                add("danger.glucose", "urgent", start, i + 1, f"blood sugar {word}")
+            continue
+        oxygen = _near(contexts, "oxygen_words", i, 4, 1)
+        if oxygen is not None and 50 <= value <= 100:
+            if value < limits["oxygen_low"]:
+                add("danger.low_oxygen", "emergent", min(oxygen, i), i + 1, f"oxygen {word}%")
+            continue
+        rate = _near(contexts, "heart_rate_words", i, 4, 0)
+        if rate is not None and 20 <= value <= 250 and value >= limits["heart_rate_high"]:
+            add("danger.palpitations", "urgent", min(rate, i), i + 1, f"heart rate {word}")
+            continue
+        if (
+            i + 3 < n
+            and words[i + 1] in ("out", "de")
+            and words[i + 2] in ("of", "10")
+            and (words[i + 3] == "10" or words[i + 2] == "10")
+            and _near(contexts, "pain_words", i, 8, 8) is not None
+            and value >= limits["pain_score_severe"]
+            and value <= 10
+        ):
+            add("danger.severe_pain", "urgent", i, i + 4, f"pain {word} out of 10")
+    if infant is not None and not fever_seen:
+        # "my 3 week old feels hot / has a fever" with no number is still a febrile young infant.
+        for start, end in contexts.get("temperature_words", ()):
+            if sentence[start] == sentence[infant] or abs(start - infant) <= 12:
+                add("danger.infant_fever", "emergent", start, end, "fever in a young infant")
+                break
+    return out
+
+
+def _fraction(
+    word: str,
+    i: int,
+    contexts: Mapping[str, list[tuple[int, int]]],
+    limits: Mapping[str, float],
+    add: _Add,
+) -> None:
+    parts = word.split("/")
+    if len(parts) != 2:
+        return
+    try:
+        first, second = float(parts[0]), float(parts[1])
+    except ValueError:
+        return
+    if second == 10 and 0 <= first <= 10:
+        if first >= limits["pain_score_severe"] and _near(contexts, "pain_words", i, 8, 8) is not None:
+            add("danger.severe_pain", "urgent", i, i + 1, f"pain {word}")
+        return
+    if 60 <= first <= 300 and 30 <= second <= 200 and first > second:
+        _pressure(first, second, i, i + 1, limits, add, "pressure_symptom_words" in contexts)
+
+
+def _pressure(
+    systolic: float,
+    diastolic: float,
+    start: int,
+    end: int,
+    limits: Mapping[str, float],
+    add: _Add,
+    with_symptoms: bool,
+) -> None:
+    reading = f"blood pressure {systolic:g}/{diastolic:g}"
+    if systolic >= limits["systolic_high"] or diastolic >= limits["diastolic_high"]:
+        # With headache, vision change, chest pain or neurological signs it is a hypertensive emergency.
+        if with_symptoms:
+            add("danger.blood_pressure", "emergent", start, end, reading + " with symptoms")
+        else:
+            add("danger.blood_pressure", "urgent", start, end, reading)
+    elif systolic <= 80:
+        add("danger.low_blood_pressure", "urgent", start, end, reading)
+
+
+def _infant(
+    words: Sequence[str],
+    sentence: Sequence[int],
+    contexts: Mapping[str, list[tuple[int, int]]],
+    limits: Mapping[str, float],
+) -> int | None:
+    """Word index where a young infant (under ``infant_max_weeks``) is mentioned, else None."""
+    if "infant_words" in contexts:
+        return contexts["infant_words"][0][0]
+    n = len(words)
+    for i, word in enumerate(words):
+        value = number_value(word) if (word[:1].isdigit() or word in ("one", "uno")) else None
+        if value is None or i + 1 >= n:
+            continue
+        weeks = _AGE_UNITS.get(words[i + 1])
+        if weeks is None:
+            continue
+        after = words[i + 2] if i + 2 < n else ""
+        before = words[i - 1] if i else ""
+        is_age = after in _AGE_MARKERS or before in _INFANT_NOUNS or (i >= 2 and words[i - 2] in _INFANT_NOUNS)
+        if is_age and value * weeks <= limits["infant_max_weeks"]:
+            return i
+    return None

@@ -1,0 +1,140 @@
+"""Lab results: the lab's own flag first, then the critical-value table, sterile-site cultures,
+and a report that says a critical result was called."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from careroute.model import InboundItem
+
+from .compiled import LAB_CRITICAL_TEXT, Payload
+from .context import ContextIndex
+from .normalise import fold
+from .phrases import Hit
+
+_NUMBER = re.compile(r"(?<![\w.])[<>]?=?\s*(-?\d+(?:\.\d+)?)")
+_NAME_SPLIT = re.compile(r"[^a-z0-9+^%]+")
+
+
+@dataclass(frozen=True, slots=True)
+class LabVerdict:
+    urgent: bool
+    rule_id: str
+    reason: str
+    confidence: float
+
+
+def is_lab(item: InboundItem) -> bool:
+    return item.channel == "lab"
+
+
+@functools.lru_cache(maxsize=8192)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(w.replace("+", "") for w in _NAME_SPLIT.split(fold(text)) if w.replace("+", ""))
+
+
+def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    if not needle or len(needle) > len(haystack):
+        return False
+    return any(haystack[i : i + len(needle)] == needle for i in range(len(haystack) - len(needle) + 1))
+
+
+def _units(raw: object) -> str:
+    text = fold(str(raw or "")).replace("μ", "u").replace(" ", "")
+    return text
+
+
+def _value(raw: object) -> float | None:
+    match = _NUMBER.search(str(raw or ""))
+    return float(match.group(1)) if match else None
+
+
+_Prepared = tuple[tuple[Mapping[str, Any], tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]], ...]
+_PREPARED: dict[int, tuple[Sequence[Mapping[str, Any]], _Prepared]] = {}
+
+
+def _prepared(table: Sequence[Mapping[str, Any]]) -> _Prepared:
+    """The table with its names split into words, once per table (rules are built once)."""
+    cached = _PREPARED.get(id(table))
+    if cached is None or cached[0] is not table:
+        prepared = tuple(
+            (entry, tuple(_words(n) for n in entry["names"]), tuple(_words(x) for x in entry.get("not_if", ())))
+            for entry in table
+        )
+        cached = _PREPARED[id(table)] = (table, prepared)
+    return cached[1]
+
+
+def _analyte(test_words: tuple[str, ...], table: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The table entry whose name appears in the test name (longest name wins), unless excluded."""
+    best: Mapping[str, Any] | None = None
+    best_len = 0
+    present = set(test_words)
+    for entry, names, not_if in _prepared(table):
+        if any(_contains(test_words, x) for x in not_if):
+            continue
+        for name_words in names:
+            if len(name_words) > best_len and name_words[0] in present and _contains(test_words, name_words):
+                best, best_len = entry, len(name_words)
+    return best
+
+
+def read_lab(
+    item: InboundItem, hits: Sequence[Hit[Payload]], context: ContextIndex, labs: Mapping[str, Any]
+) -> LabVerdict:
+    meta = item.metadata
+    flag = str(meta.get("abnormal_flag") or "").strip().upper()
+    if flag and flag in {str(f).upper() for f in labs["urgent_flags"]}:
+        return LabVerdict(True, f"lab.flag.{flag}", f"lab.flag.{flag}: the lab flagged a panic value ({flag})", 0.97)
+    test = str(meta.get("test") or item.subject or "")
+    test_words = _words(test)
+    value_text = str(meta.get("value") or "")
+
+    sterile = labs["sterile_sites"]
+    if any(_contains(test_words, _words(name)) for name in sterile["names"]):
+        result = " ".join(_words(f"{value_text} {item.body}"))
+        # "gram negative rods" is growth and "no growth" is not: mask the negatives before looking
+        # for organisms, and let an organism win over a negative word elsewhere in the report.
+        result = result.replace("gram negative", "gram").replace("gram positive", "gram")
+        masked = f" {result} "
+        for phrase in sorted((" ".join(_words(w)) for w in sterile["negative"]), key=len, reverse=True):
+            masked = masked.replace(f" {phrase} ", " | ")
+        grew = any(_contains(tuple(masked.split()), _words(w)) for w in sterile["positive"])
+        if not grew and "|" in masked:
+            return LabVerdict(False, "lab.sterile_site.negative", "lab.sterile_site.negative: no growth", 0.9)
+        if grew:
+            return LabVerdict(
+                True,
+                "lab.sterile_site.positive",
+                "lab.sterile_site.positive: a culture that should be sterile grew an organism",
+                0.95,
+            )
+
+    entry = _analyte(test_words, labs["critical"])
+    value = _value(value_text)
+    if entry is not None and value is not None:
+        units = _units(meta.get("units"))
+        for limit in entry.get("limits", ()):
+            accepted = {_units(u) for u in limit["units"]}
+            if units in accepted or (not units and "" in accepted):
+                analyte = entry["analyte"]
+                low, high = limit.get("low"), limit.get("high")
+                if low is not None and value <= float(low):
+                    rule = f"lab.critical.{analyte}.low"
+                    return LabVerdict(True, rule, f"{rule}: {value:g} is at or below the critical limit {low}", 0.95)
+                if high is not None and value >= float(high):
+                    rule = f"lab.critical.{analyte}.high"
+                    return LabVerdict(True, rule, f"{rule}: {value:g} is at or above the critical limit {high}", 0.95)
+                break
+
+    for hit in hits:
+        if hit.payload[0] == LAB_CRITICAL_TEXT and context.reading(hit.start, hit.end).counted:
+            return LabVerdict(True, "lab.critical_text", "lab.critical_text: the report calls a critical result", 0.9)
+
+    if flag:
+        return LabVerdict(False, f"lab.flag.{flag}", f"lab.flag.{flag}: not a panic flag, value not past a limit", 0.93)
+    return LabVerdict(False, "lab.routine", "lab.routine: no flag and no value past a critical limit", 0.85)

@@ -1,0 +1,49 @@
+"""Out of a critical medicine: a refill that cannot wait for the routine queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .compiled import CRITICAL_MED, OUT_LATER, OUT_NOW, Payload
+from .context import ContextIndex
+from .normalise import ReadText
+from .phrases import Hit
+
+_REACH = 20  # words between "ran out" and the medicine's name
+
+
+@dataclass(frozen=True, slots=True)
+class CriticalOut:
+    medicine_class: str
+    medicine: str
+    phrase: str
+    start: int  # word indexes of the "out" phrase
+    end: int
+
+
+def out_of_critical_medicine(
+    read: ReadText, hits: Sequence[Hit[Payload]], context: ContextIndex, classes: Sequence[str]
+) -> CriticalOut | None:
+    meds = [h for h in hits if h.payload[0] == CRITICAL_MED]
+    if not meds:
+        return None
+    later = [(h.start, h.end) for h in hits if h.payload[0] == OUT_LATER]
+    for hit in hits:
+        if hit.payload[0] != OUT_NOW:
+            continue
+        if any(a < hit.end and hit.start < b for a, b in later):
+            continue  # "almost out of", "before I run out": not out yet
+        reading = context.reading(hit.start, hit.end)
+        if reading.category in ("negated", "hypothetical", "historical"):
+            continue
+        for med in meds:
+            if abs(med.start - hit.start) <= _REACH:
+                return CriticalOut(
+                    classes[med.payload[1]],
+                    read.quote(med.start, med.end),
+                    read.quote(hit.start, hit.end),
+                    hit.start,
+                    hit.end,
+                )
+    return None

@@ -1,0 +1,296 @@
+"""ClassifierRules: the curated lexicon plus a practice's additions, validated and compiled once.
+
+A practice's rule pack carries a ``classifier:`` section (see ``ClassifierSection``); this module
+turns it into one frozen value that ``classify`` reads. Nothing here runs per message.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from careroute.model import TAGS
+
+from .lexicon import load_lexicon
+from .phrases import PhraseError, compile_phrase, expand_phrase
+
+if TYPE_CHECKING:
+    from .compiled import CompiledRules
+    from .learned import LearnedModel
+
+#: Below this confidence, and with no danger sign, an item goes to the `review` queue.
+#: 0.45 is where one clear request keyword (about 0.6) passes and a tie between two tags fails.
+REVIEW_BELOW_DEFAULT = 0.45
+#: How much a learned model's probability counts against keyword scores where keywords are weak.
+MODEL_WEIGHT_DEFAULT = 0.5
+
+_RULE_ID = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
+
+
+class RulesError(ValueError):
+    """A classifier section that cannot be used; the message names the field path."""
+
+
+@dataclass(frozen=True, slots=True)
+class DangerRule:
+    """Phrases that name one danger sign, and how urgent it is when present."""
+
+    id: str
+    urgency: str  # emergent | urgent
+    phrases: tuple[str, ...]
+    says: str = ""
+    #: Weak signs count only together: this many distinct present mentions are needed.
+    min_matches: int = 1
+    #: Doubt never lowers this sign ("maybe twenty Tylenol", "I might want to die" stay emergent).
+    firm: bool = False
+    #: Phrases that, present anywhere in the message, make an urgent sign emergent
+    #: (a head injury on a blood thinner, a high fever with a stiff neck).
+    emergent_with: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordRule:
+    """Phrases that point at one tag; ``weight`` is added to the tag's score when any matches."""
+
+    id: str
+    tag: str
+    weight: float
+    phrases: tuple[str, ...]
+    #: False for words that name a topic even when negated ("I don't have insurance" is billing).
+    negatable: bool = True
+
+
+# ---------------------------------------------------------------- the practice's section
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KeywordRuleIn(_Strict):
+    id: str = Field(pattern=_RULE_ID)
+    tag: Literal[
+        "clinical_urgent",
+        "clinical_question",
+        "medication_refill",
+        "lab_result_urgent",
+        "lab_result_routine",
+        "referral_packet",
+        "prior_auth_pending",
+        "billing_inquiry",
+        "appointment_callback",
+        "records_request",
+        "other",
+    ]
+    phrases: list[str] = Field(min_length=1)
+    weight: float = Field(default=1.0, gt=0, le=5)
+    negatable: bool = True
+
+
+class DangerRuleIn(_Strict):
+    id: str = Field(pattern=_RULE_ID)
+    urgency: Literal["emergent", "urgent"]
+    phrases: list[str] = Field(min_length=1)
+    says: str = ""
+    min_matches: int = Field(default=1, ge=1, le=5)
+    firm: bool = False
+    emergent_with: list[str] = Field(default_factory=list)
+
+
+class ClassifierSection(_Strict):
+    """The ``classifier:`` section of a practice rule pack."""
+
+    review_below: float = Field(default=REVIEW_BELOW_DEFAULT, ge=0, le=1)
+    model: str | None = None
+    model_weight: float = Field(default=MODEL_WEIGHT_DEFAULT, ge=0, le=1)
+    keywords: list[KeywordRuleIn] = Field(default_factory=list)
+    danger: list[DangerRuleIn] = Field(default_factory=list)
+    disable: list[str] = Field(default_factory=list)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = "classifier"
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+# ---------------------------------------------------------------- the rules value
+
+
+@dataclass(frozen=True, eq=False)
+class ClassifierRules:
+    """Everything ``classify`` needs; build it with ``default_rules()`` or ``from_mapping()``."""
+
+    danger: tuple[DangerRule, ...]
+    keywords: tuple[KeywordRule, ...]
+    #: The rest of the curated lexicon: context, noise, numeric, labs, prior_auth, medications.
+    lexicon: Mapping[str, Any]
+    review_below: float = REVIEW_BELOW_DEFAULT
+    model_path: str | None = None
+    model_weight: float = MODEL_WEIGHT_DEFAULT
+    model: LearnedModel | None = field(default=None, repr=False)
+    #: Ids of curated keyword rules the practice switched off (danger rules cannot be).
+    disabled: tuple[str, ...] = ()
+    _compiled: CompiledRules = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from .compiled import compile_rules
+
+        try:
+            compiled = compile_rules(self)
+        except PhraseError as exc:
+            raise RulesError(f"classifier: {exc}") from None
+        object.__setattr__(self, "_compiled", compiled)
+
+    @property
+    def compiled(self) -> CompiledRules:
+        return self._compiled
+
+    @classmethod
+    def from_mapping(
+        cls, data: Mapping[str, Any] | None, *, base_dir: Path | None = None, load_model: bool = True
+    ) -> ClassifierRules:
+        """Validate a pack's ``classifier:`` section and merge it into the curated lexicon.
+
+        ``base_dir`` is where a relative ``model`` path is read from (the pack's folder). Raises
+        ``RulesError`` naming the field path, e.g. ``classifier.keywords[0].tag``.
+        """
+        try:
+            section = ClassifierSection.model_validate(dict(data or {}))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise RulesError(f"{_path(tuple(first['loc']))}: {first['msg']}") from None
+        base = default_rules()
+        curated_ids = {r.id for r in base.danger} | {r.id for r in base.keywords}
+        seen: set[str] = set(curated_ids)
+        groups: tuple[tuple[str, Sequence[KeywordRuleIn | DangerRuleIn]], ...] = (
+            ("keywords", section.keywords),
+            ("danger", section.danger),
+        )
+        for kind, rules in groups:
+            for i, rule in enumerate(rules):
+                if rule.id in seen:
+                    raise RulesError(f"classifier.{kind}[{i}].id: rule id {rule.id!r} is already used")
+                seen.add(rule.id)
+                for j, phrase in enumerate(rule.phrases):
+                    try:
+                        for expanded in expand_phrase(phrase):
+                            compile_phrase(expanded, str.lower)
+                    except PhraseError as exc:
+                        raise RulesError(f"classifier.{kind}[{i}].phrases[{j}]: {exc}") from None
+        keyword_ids = {r.id for r in base.keywords}
+        for i, rule_id in enumerate(section.disable):
+            if rule_id.startswith("danger."):
+                raise RulesError(f"classifier.disable[{i}]: danger rules cannot be switched off")
+            if rule_id not in keyword_ids:
+                raise RulesError(f"classifier.disable[{i}]: no keyword rule {rule_id!r}")
+        keywords = tuple(r for r in base.keywords if r.id not in section.disable) + tuple(
+            KeywordRule(r.id, r.tag, r.weight, tuple(r.phrases), r.negatable) for r in section.keywords
+        )
+        danger = base.danger + tuple(
+            DangerRule(r.id, r.urgency, tuple(r.phrases), r.says, r.min_matches, r.firm, tuple(r.emergent_with))
+            for r in section.danger
+        )
+        model = None
+        if section.model and load_model:
+            from .learned import LearnedModel
+
+            model_file = Path(section.model)
+            if not model_file.is_absolute() and base_dir is not None:
+                model_file = base_dir / model_file
+            try:
+                model = LearnedModel.load(model_file)
+            except (OSError, ValueError) as exc:
+                raise RulesError(f"classifier.model: cannot read the learned model ({type(exc).__name__})") from None
+        return cls(
+            danger=danger,
+            keywords=keywords,
+            lexicon=base.lexicon,
+            review_below=section.review_below,
+            model_path=section.model,
+            model_weight=section.model_weight,
+            model=model,
+            disabled=tuple(section.disable),
+        )
+
+    def with_model(self, model: LearnedModel | None) -> ClassifierRules:
+        """The same rules blending ``model`` (or none) into keyword scores."""
+        return replace(self, model=model)
+
+    def fingerprint(self) -> str:
+        """A content hash of everything that can change a classification (for the pack version)."""
+        content = {
+            "danger": [
+                [r.id, r.urgency, list(r.phrases), r.min_matches, r.firm, list(r.emergent_with)] for r in self.danger
+            ],
+            "keywords": [[r.id, r.tag, r.weight, list(r.phrases), r.negatable] for r in self.keywords],
+            "lexicon": self.lexicon,
+            "review_below": self.review_below,
+            "model_weight": self.model_weight,
+            "model": self.model.fingerprint() if self.model is not None else None,
+        }
+        blob = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()
+
+    def is_firm(self, rule_id: str) -> bool:
+        return any(r.firm for r in self.danger if r.id == rule_id)
+
+    def says(self, rule_id: str) -> str:
+        """The plain-language name of a danger rule, for reasons shown to staff."""
+        for rule in self.danger:
+            if rule.id == rule_id:
+                return rule.says or rule_id
+        return rule_id
+
+
+@functools.cache
+def default_rules() -> ClassifierRules:
+    """The shipped lexicon (English and Spanish) with no practice additions."""
+    lex = load_lexicon()
+    spanish = lex["spanish"]
+    danger_es: Mapping[str, list[str]] = spanish.get("danger", {})
+    requests_es: Mapping[str, list[str]] = spanish.get("requests", {})
+    danger = tuple(
+        DangerRule(
+            r["id"],
+            r["urgency"],
+            tuple(r["phrases"]) + tuple(danger_es.get(r["id"], ())),
+            r.get("says", ""),
+            int(r.get("min_matches", 1)),
+            bool(r.get("firm", False)),
+            tuple(r.get("emergent_with", ())),
+        )
+        for r in lex["danger"]["rules"]
+    ) + tuple(DangerRule(r["id"], r["urgency"], (), r.get("says", "")) for r in lex["danger"].get("measured", ()))
+    keywords: list[KeywordRule] = []
+    for r in lex["requests"]["rules"]:
+        phrases = tuple(r.get("phrases", ())) + tuple(requests_es.get(r["id"], ()))
+        if r.get("lexicon"):
+            phrases += tuple(lex["medications"][r["lexicon"]])
+        keywords.append(KeywordRule(r["id"], r["tag"], float(r["weight"]), phrases, bool(r.get("negatable", True))))
+    for rule_id in list(danger_es) + list(requests_es):
+        if rule_id not in {r.id for r in danger} | {r.id for r in keywords}:
+            raise RuntimeError(f"spanish.yaml names an unknown rule {rule_id!r}")
+    unknown_tags = {r.tag for r in keywords} - set(TAGS)
+    if unknown_tags:
+        raise RuntimeError(f"requests.yaml uses unknown tags {sorted(unknown_tags)}")
+    context = dict(lex["context"])
+    context["triggers"] = list(context["triggers"]) + list(spanish.get("context", []))
+    rest = {
+        "context": context,
+        "noise": lex["noise"],
+        "numeric": lex["danger"]["numeric"],
+        "labs": lex["labs"],
+        "prior_auth": lex["prior_auth"],
+        "medications": {k: v for k, v in lex["medications"].items() if k != "drug_names"},
+        "channel_priors": lex["requests"].get("channel_priors", {}),
+    }
+    return ClassifierRules(danger=danger, keywords=tuple(keywords), lexicon=rest)

@@ -1,0 +1,173 @@
+"""Danger signs read in context: negation, history, hypotheticals, other people, figures of speech,
+doubt, misspellings, speech-to-text noise and Spanish."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from careroute.classify import classify, default_rules
+from careroute.model import Classification, InboundItem
+
+RULES = default_rules()
+
+
+def said(body: str, channel: str = "portal", subject: str | None = None) -> Classification:
+    item = InboundItem(
+        channel=channel,
+        external_id="t-1",
+        received_at=datetime.fromisoformat("2027-02-15T10:00:00-06:00"),
+        body=body,
+        subject=subject,
+    )
+    return classify(item, RULES)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "I have chest pain that started an hour ago.",
+        "My chest hurts and feels tight.",
+        "Feels like an elephant is sitting on my chest.",
+        "I have pressure in the middle of my chest going into my jaw.",
+        "chest pian since this morning",
+        "chess pain when i walk",
+        "I cant breath good",
+        "short of breathe since last night",
+        "my husband's face is drooping and his speech is slurred",
+        "I just want to die, everyone would be better off without me",
+        "my son took a whole bottle of tylenol",
+        "my throat is closing up after the new antibiotic",
+        "my mom passed out in the kitchen",
+        "I have the worst headache of my life",
+        "my 3 week old has a fever of one hundred point five",
+        "bleeding through towels and it won't stop",
+    ],
+)
+def test_it_reads_emergent_danger_signs(body: str) -> None:
+    result = said(body)
+    assert result.type == "clinical_urgent", result.reasons
+    assert result.urgency == "emergent", result.reasons
+    assert result.possible_danger
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Tengo dolor de pecho muy fuerte desde anoche.",
+        "no puedo respirar bien",
+        "me falta el aire cuando camino",
+        "quiero morir, ya no aguanto",
+        "mi esposo tiene la cara caída y no puede hablar",
+    ],
+)
+def test_it_reads_spanish_danger_signs(body: str) -> None:
+    result = said(body, channel="voicemail")
+    assert (result.type, result.urgency) == ("clinical_urgent", "emergent"), result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "category"),
+    [
+        ("No fever, no chest pain. Please refill my lisinopril at CVS.", "negated"),
+        ("Denies chest pain or shortness of breath, just needs a refill of metoprolol.", "negated"),
+        ("I don't have any trouble breathing, just need my inhaler refilled.", "negated"),
+        ("No tengo dolor de pecho, solo necesito mi receta de losartan.", "negated"),
+        ("I had chest pain last year, gone now. Can I stop the omeprazole?", "historical"),
+        ("History of stroke in 2019; please refill my clopidogrel.", "historical"),
+        ("What are the warning signs of a stroke I should watch for?", "hypothetical"),
+        ("My father died of a heart attack at 60; should I get a cholesterol check?", "other_person"),
+        ("Could you mail me the shortness of breath pamphlet from my visit?", "other_person"),
+        ("This bill almost gave me a heart attack, why is it $900?", "other_person"),
+    ],
+)
+def test_it_does_not_count_signs_that_are_absent_past_or_not_the_patients(body: str, category: str) -> None:
+    result = said(body)
+    assert result.type != "clinical_urgent", result.reasons
+    assert result.urgency == "routine", result.reasons
+    assert not result.possible_danger
+    flags = {
+        "negated": lambda e: e.negated,
+        "historical": lambda e: e.historical,
+        "hypothetical": lambda e: e.other_person,
+        "other_person": lambda e: e.other_person,
+    }
+    assert any(flags[category](e) for e in result.evidence if e.rule_id.startswith("danger.")), result.reasons
+
+
+def test_it_keeps_a_negation_from_reaching_past_a_new_clause() -> None:
+    result = said("No fever but my chest hurts really bad.")
+    assert (result.type, result.urgency) == ("clinical_urgent", "emergent")
+    result = said("i dont have a fever and my chest is tight")
+    assert result.type == "clinical_urgent"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "A couple of chest twinges on the stairs yesterday, probably heartburn.",
+        "Not sure if this is anything but I have some tightness in my chest.",
+        "Maybe it's nothing, but I've had pressure in my chest on and off.",
+        "I almost passed out at the store.",
+    ],
+)
+def test_it_over_triages_a_danger_sign_mentioned_with_doubt(body: str) -> None:
+    result = said(body)
+    assert result.type == "clinical_urgent", result.reasons
+    assert result.urgency == "urgent", result.reasons
+    assert result.possible_danger
+
+
+def test_danger_decides_the_type_of_a_routine_request() -> None:
+    result = said("Please refill my atorvastatin. Also I get pressure in my chest that goes into my jaw on the stairs.")
+    assert (result.type, result.urgency) == ("clinical_urgent", "emergent")
+
+
+def test_doubt_never_lowers_suicide_or_overdose() -> None:
+    assert said("I think maybe I want to die").urgency == "emergent"
+    assert said("he took a bunch of tylenol, like maybe twenty").urgency == "emergent"
+
+
+def test_indirect_suicidal_language_counts_when_signs_come_together() -> None:
+    body = (
+        "Please cancel my follow-up, I won't be needing it. I gave my dog to my neighbor and got my "
+        "affairs in order so nobody has to deal with my mess. It's not anyone's fault."
+    )
+    assert said(body).urgency == "emergent"
+    # One such sentence alone is an ordinary message.
+    assert said("I gave my dog to my sister while I travel. Can I move my appointment?").type == "appointment_callback"
+
+
+def test_a_sign_is_escalated_by_what_comes_with_it() -> None:
+    assert said("I slipped and hit my head on the door").urgency == "urgent"
+    assert said("I slipped and hit my head on the door, I'm on Eliquis").urgency == "emergent"
+
+
+def test_measured_values_said_aloud_are_read() -> None:
+    assert said("my sugar is four eighty this morning", channel="voicemail").urgency == "urgent"
+    assert said("sugar was twenty eight and he is sweating", channel="voicemail").urgency == "emergent"
+    assert said("my blood pressure is 204/122 at home").urgency == "urgent"
+    assert said("temp of a hundred and four since last night", channel="voicemail").urgency == "urgent"
+    assert said("my blood pressure was 138/86 is that ok").urgency == "routine"
+    assert said("I take 500 mg of metformin with my sugar readings").urgency == "routine"
+
+
+def test_evidence_points_at_the_original_words() -> None:
+    body = "Hi, I have a crushing PRESSURE in my chest."
+    result = said(body)
+    evidence = next(e for e in result.evidence if e.rule_id == "danger.chest_pain")
+    assert body[evidence.start : evidence.end] == evidence.phrase
+    assert "PRESSURE" in evidence.phrase
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_classifies_without_error(body: str) -> None:
+    result = said(body)
+    assert 0.0 <= result.confidence <= 1.0
+    text = body
+    for e in result.evidence:
+        assert 0 <= e.start <= e.end <= len(text)

@@ -1,0 +1,142 @@
+"""The classifier section of a rule pack: validation, practice additions, fingerprint, lexicon hygiene."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from careroute.classify import REVIEW_BELOW_DEFAULT, ClassifierRules, RulesError, classify, default_rules, needs_review
+from careroute.classify.phrases import expand_phrase
+from careroute.model import InboundItem
+
+
+def portal(body: str) -> InboundItem:
+    return InboundItem("portal", "p-1", datetime.fromisoformat("2027-02-15T10:00:00-06:00"), body)
+
+
+def test_it_builds_the_defaults_from_an_empty_section() -> None:
+    rules = ClassifierRules.from_mapping({})
+    assert rules.review_below == REVIEW_BELOW_DEFAULT
+    assert rules.fingerprint() == default_rules().fingerprint()
+    assert ClassifierRules.from_mapping(None).fingerprint() == default_rules().fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("section", "path"),
+    [
+        ({"review_below": 2}, "classifier.review_below"),
+        ({"keywords": [{"id": "kw.local.x", "tag": "nonsense", "phrases": ["x"]}]}, "classifier.keywords[0].tag"),
+        ({"keywords": [{"id": "kw.local.x", "tag": "other", "phrases": []}]}, "classifier.keywords[0].phrases"),
+        ({"keywords": [{"id": "Bad Id", "tag": "other", "phrases": ["x"]}]}, "classifier.keywords[0].id"),
+        (
+            {"keywords": [{"id": "kw.local.x", "tag": "other", "phrases": ["(a|b"]}]},
+            "classifier.keywords[0].phrases[0]",
+        ),
+        (
+            {"keywords": [{"id": "kw.refill.refill_words", "tag": "other", "phrases": ["x"]}]},
+            "classifier.keywords[0].id",
+        ),
+        (
+            {"danger": [{"id": "danger.local.x", "urgency": "routine", "phrases": ["x"]}]},
+            "classifier.danger[0].urgency",
+        ),
+        ({"disable": ["danger.chest_pain"]}, "classifier.disable[0]"),
+        ({"disable": ["kw.nope.none"]}, "classifier.disable[0]"),
+        ({"surprise": True}, "classifier.surprise"),
+    ],
+)
+def test_a_bad_section_names_the_field(section: dict[str, object], path: str) -> None:
+    with pytest.raises(RulesError) as info:
+        ClassifierRules.from_mapping(section)
+    assert str(info.value).startswith(path), str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_a_practice_can_add_keywords_and_danger_signs() -> None:
+    body = "Is Hometown Corner able to get the usual ready for Mr. Quill?"
+    assert classify(portal(body), default_rules()).type != "medication_refill"
+    rules = ClassifierRules.from_mapping(
+        {
+            "review_below": 0.5,
+            "keywords": [
+                {"id": "kw.local.corner", "tag": "medication_refill", "phrases": ["hometown corner"], "weight": 2}
+            ],
+            "danger": [{"id": "danger.local.lvad", "urgency": "emergent", "phrases": ["lvad ~3 alarm*"]}],
+        }
+    )
+    result = classify(portal(body), rules)
+    assert result.type == "medication_refill"
+    assert "kw.local.corner" in result.rule_ids
+    alarm = classify(portal("my LVAD is alarming"), rules)
+    assert (alarm.type, alarm.urgency, alarm.rule_ids) == ("clinical_urgent", "emergent", ("danger.local.lvad",))
+    assert rules.fingerprint() != default_rules().fingerprint()
+
+
+def test_a_practice_can_switch_off_a_keyword_rule() -> None:
+    rules = ClassifierRules.from_mapping({"disable": ["kw.other.thanks"]})
+    assert all(r.id != "kw.other.thanks" for r in rules.keywords)
+
+
+def test_review_is_for_unsure_items_without_danger() -> None:
+    rules = default_rules()
+    assert needs_review(classify(portal("asdf qwerty"), rules), rules)
+    assert not needs_review(classify(portal("please refill my lisinopril at CVS"), rules), rules)
+    assert not needs_review(classify(portal("maybe some chest tightness?"), rules), rules)
+
+
+def test_a_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match=r"^classifier\.model"):
+        ClassifierRules.from_mapping({"model": "nope.json"}, base_dir=tmp_path)
+
+
+def _all_phrases() -> list[tuple[str, str]]:
+    rules = default_rules()
+    lex = rules.lexicon
+    out = [(r.id, p) for r in rules.danger for p in r.phrases + r.emergent_with]
+    out += [(r.id, p) for r in rules.keywords for p in r.phrases]
+    out += [(f"context.{g['category']}", p) for g in lex["context"]["triggers"] for p in g["phrases"]]
+    out += [(k, p) for k in ("pseudo", "not_a_sign") for p in lex["context"][k]]
+    out += [(k, p) for k in ("out_now", "out_later") for p in lex["medications"][k]]
+    return out
+
+
+def test_lexicon_phrases_are_written_as_the_normaliser_reads_text() -> None:
+    noise = default_rules().lexicon["noise"]
+    rewritten = {tuple(k.split()) for k, v in noise["phrases"].items() if k.split() != v}
+    mapped = {k for k, v in noise["words"].items() if [k] != v}
+    problems = []
+    for rule_id, phrase in _all_phrases():
+        for expanded in expand_phrase(phrase):
+            words = [w for w in expanded.split() if not w.startswith("~")]
+            if any("'" in w for w in words):
+                problems.append((rule_id, expanded, "apostrophe: write 'do not', 'cannot'"))
+            plain = [w for w in words if "|" not in w and "*" not in w]
+            if any(w in mapped for w in plain):
+                problems.append((rule_id, expanded, "a word the noise map rewrites"))
+            for src in rewritten:
+                n = len(src)
+                if any(tuple(plain[i : i + n]) == src for i in range(len(plain) - n + 1)):
+                    problems.append((rule_id, expanded, "words the noise map rewrites"))
+    assert not problems, problems[:10]
+
+
+def test_multi_word_alternatives_are_in_parentheses() -> None:
+    """`a|b c` means (a or b) then c; a multi-word choice needs `(a|b c)`."""
+    suspicious = []
+    for rule_id, phrase in _all_phrases():
+        outside = re.sub(r"\([^()]*\)", " G ", phrase).split()
+        for a, b in itertools.pairwise(outside):
+            if not a.startswith("~") and not b.startswith("~") and "G" not in (a, b) and ("|" in a or "|" in b):
+                suspicious.append((rule_id, phrase))
+    assert not suspicious, suspicious[:10]
+
+
+def test_rule_ids_are_unique_and_stable_looking() -> None:
+    rules = default_rules()
+    ids = [r.id for r in rules.danger if r.phrases] + [r.id for r in rules.keywords]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"(danger|kw)\.[a-z0-9_.]+", i) for i in ids)

@@ -1,0 +1,150 @@
+"""Lab results and prior-authorisation updates, read from their structured fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from careroute.classify import classify, default_rules
+from careroute.model import Classification, InboundItem
+
+RULES = default_rules()
+
+
+def lab(test: str, value: str, units: str = "", flag: str | None = None, body: str = "") -> Classification:
+    metadata: dict[str, Any] = {"test": test, "value": value, "units": units}
+    if flag is not None:
+        metadata["abnormal_flag"] = flag
+    item = InboundItem(
+        channel="lab",
+        external_id="lab-t",
+        received_at=datetime.fromisoformat("2027-02-15T10:00:00-06:00"),
+        body=body or f"{test} {value} {units}",
+        metadata=metadata,
+    )
+    return classify(item, RULES)
+
+
+@pytest.mark.parametrize("flag", ["HH", "LL", "AA", "hh", "C"])
+def test_a_panic_flag_is_urgent(flag: str) -> None:
+    result = lab("Potassium", "5.9", "mmol/L", flag)
+    assert (result.type, result.urgency) == ("lab_result_urgent", "urgent")
+
+
+@pytest.mark.parametrize(
+    ("test", "value", "units", "flag"),
+    [
+        ("Glucose", "538", "mg/dL", None),
+        ("Glucose", "1.9", "mmol/L", ""),
+        ("Potassium, serum", "6.7", "mmol/L", "H"),
+        ("K", "2.5", "mEq/L", None),
+        ("Sodium", "118", "mmol/L", "L"),
+        ("Hemoglobin", "6.4", "g/dL", "L"),
+        ("INR", "5.8", "", "H"),
+        ("Troponin I, high sensitivity", "212", "ng/L", None),
+        ("Troponin T", "0.09", "ng/mL", None),
+        ("Platelet count", "18", "x10^3/uL", "L"),
+        ("Calcium, total", "13.6", "mg/dL", None),
+        ("WBC", "0.8", "x10^3/uL", "N"),
+    ],
+)
+def test_a_value_past_a_critical_limit_is_urgent_with_or_without_a_flag(
+    test: str, value: str, units: str, flag: str | None
+) -> None:
+    result = lab(test, value, units, flag)
+    assert (result.type, result.urgency) == ("lab_result_urgent", "urgent"), result.reasons
+
+
+@pytest.mark.parametrize(
+    ("test", "value", "units", "flag"),
+    [
+        ("Potassium", "5.6", "mmol/L", "H"),
+        ("Sodium", "132", "mmol/L", "L"),
+        ("Glucose", "64", "mg/dL", "L"),
+        ("Hemoglobin", "10.9", "g/dL", "L"),
+        ("Hemoglobin A1c", "9.1", "%", "H"),
+        ("Microalbumin/Creatinine Ratio, urine", "310", "mg/g creat", "H"),
+        ("TSH", "7.2", "uIU/mL", "H"),
+        ("INR", "2.8", "", "H"),
+        ("Glucose", "12", "unknown-unit", None),
+    ],
+)
+def test_high_or_low_but_not_critical_is_routine(test: str, value: str, units: str, flag: str | None) -> None:
+    result = lab(test, value, units, flag)
+    assert (result.type, result.urgency) == ("lab_result_routine", "routine"), result.reasons
+
+
+def test_cultures_that_should_be_sterile() -> None:
+    assert lab("Blood culture, aerobic", "Gram negative rods", flag=None).urgency == "urgent"
+    assert lab("Blood cultures", "Positive", body="1 of 2 bottles positive, gram negative rods").urgency == "urgent"
+    assert lab("Blood culture", "No growth at 5 days").urgency == "routine"
+
+
+def test_a_report_that_calls_a_critical_result_is_urgent() -> None:
+    body = "CT head: acute subdural hematoma. Critical result called to Dr. Ruiz at 14:05."
+    assert lab("CT head w/o contrast", "", body=body).urgency == "urgent"
+    assert lab("Chest X-ray", "", body="No acute cardiopulmonary process.").urgency == "routine"
+
+
+def pa(status: str, body: str, received: str = "2027-02-16T08:40:00-06:00", **metadata: str) -> Classification:
+    item = InboundItem(
+        channel="ehr",
+        external_id="pa-t",
+        received_at=datetime.fromisoformat(received),
+        body=body,
+        subject="Prior authorization update",
+        metadata={"payer": "Aetna", "status": status, **metadata},
+    )
+    return classify(item, RULES)
+
+
+def test_prior_auth_updates_are_routine_unless_something_is_due_today() -> None:
+    assert pa("submitted", "ePA submitted, determination in 5-7 business days.").urgency == "routine"
+    assert pa("approved", "Approved through 2028.", deadline="2027-02-16").urgency == "routine"
+    denial = pa("denied", "Denied. You may appeal within 60 days.", deadline="2027-04-17")
+    assert (denial.type, denial.urgency) == ("prior_auth_pending", "routine")
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "metadata"),
+    [
+        ("peer_to_peer_scheduled", "Peer to peer call scheduled.", {"deadline": "2027-02-16"}),
+        ("more_info_requested", "Send notes by end of day.", {"deadline": "2027-02-16T17:00:00-06:00"}),
+        ("denied", "Patient has one dose left; an exception must be filed today to avoid a gap in therapy.", {}),
+        ("more_info_requested", "The infusion is scheduled for today at 1 pm; plan needs the colonoscopy report.", {}),
+        ("peer_to_peer_scheduled", "Peer-to-peer scheduled 2/16 at 3:30 PM CT with the medical director.", {}),
+        ("denied", "Denied - the MRI is scheduled for today at 4 pm and requires auth.", {}),
+    ],
+)
+def test_prior_auth_due_today_is_urgent(status: str, body: str, metadata: dict[str, str]) -> None:
+    result = pa(status, body, **metadata)
+    assert (result.type, result.urgency) == ("prior_auth_pending", "urgent"), result.reasons
+
+
+def test_today_is_the_clinics_day_not_utc() -> None:
+    # 21:00 in Chicago on the 16th is already the 17th in UTC; a deadline on the 17th is tomorrow.
+    late = pa("more_info_requested", "Reply requested.", received="2027-02-16T21:00:00-06:00", deadline="2027-02-17")
+    assert late.urgency == "routine"
+    due = pa(
+        "more_info_requested",
+        "Reply requested.",
+        received="2027-02-16T21:00:00-06:00",
+        deadline="2027-02-17T02:00:00+00:00",
+    )
+    assert due.urgency == "urgent"
+
+
+def test_out_of_a_critical_medicine_is_an_urgent_refill() -> None:
+    def portal(body: str) -> Classification:
+        item = InboundItem("portal", "p-t", datetime.fromisoformat("2027-02-16T08:40:00-06:00"), body)
+        return classify(item, RULES)
+
+    assert (portal("I ran out of my Keppra yesterday, please send a refill").urgency) == "urgent"
+    assert portal("Se me acabó la insulina, necesito receta").urgency == "urgent"
+    assert portal("I'm almost out of my Keppra, please refill before Friday").urgency == "routine"
+    assert portal("Out of my omeprazole, please send to CVS").urgency == "routine"
+    result = portal("I'm completely out of my tacrolimus as of this morning, pharmacy needs a new script")
+    assert (result.type, result.urgency) == ("medication_refill", "urgent")
+    assert any(r.startswith("refill.critical_out.transplant") for r in result.rule_ids)
