@@ -86,6 +86,17 @@ class Assignment:
     queue: str
 
 
+Prepared = tuple[InboundItem, Classification, DedupCandidate]
+
+
+def prepare_items(batch: Sequence[InboundItem], classifier: Classifier) -> list[Prepared]:
+    out = []
+    for item in batch:
+        c = classifier(item)
+        out.append((item, c, candidate_for(item, c.type, urgency=c.urgency)))
+    return out
+
+
 @dataclass(frozen=True)
 class IntakeResult:
     task_id: int
@@ -158,11 +169,17 @@ class Dispatcher:
         `at_received` stamps each item's events with its own received_at instead
         of the clock: replay uses it to run a week of history as it happened.
         """
-        # Classification and identity extraction are pure CPU work: do them before taking the write lock.
-        prepared = []
-        for item in batch:
-            c = self.classifier(item)
-            prepared.append((item, c, candidate_for(item, c.type, urgency=c.urgency)))
+        return self.intake_prepared(self.prepare(batch), at_received=at_received)
+
+    def prepare(self, batch: Sequence[InboundItem]) -> list[Prepared]:
+        """The pure, CPU-bound part of intake: classification and the duplicate-detection view.
+
+        Done before the write lock is taken; replay runs it in worker processes.
+        """
+        return prepare_items(batch, self.classifier)
+
+    def intake_prepared(self, prepared: Sequence[Prepared], *, at_received: bool = False) -> list[IntakeResult]:
+        """Store prepared items in one transaction, in order."""
         try:
             return self._intake_prepared(prepared, at_received)
         except IntegrityError:
@@ -171,9 +188,7 @@ class Dispatcher:
             # this transaction was kept; run it again and the check now sees it.
             return self._intake_prepared(prepared, at_received)
 
-    def _intake_prepared(
-        self, prepared: Sequence[tuple[InboundItem, Classification, DedupCandidate]], at_received: bool
-    ) -> list[IntakeResult]:
+    def _intake_prepared(self, prepared: Sequence[Prepared], at_received: bool) -> list[IntakeResult]:
         with self.store.write() as conn:
             self.store.lock_assignment(conn)
             results = [self._intake_one(conn, item, c, cand, at_received) for item, c, cand in prepared]
@@ -195,11 +210,12 @@ class Dispatcher:
         keys = identity_keys(cand.identity)
         match, into, resolved_task = self._same_request(conn, cand, keys)
         if match is not None and into is not None:
-            return self._merge(conn, item, c, choice, reasons, keys, match, into, now)
+            return self._merge(conn, item, c, cand, choice, reasons, keys, match, into, now)
         task_id = self._new_task(conn, item, c, choice, now, follows=resolved_task)
         root = match.root_external_id if match else None
         root_at = match.root_received_at if match else item.received_at
         item_id = self.store.insert_item(conn, self._item_row(item, c, reasons, task_id, root, root_at, now))
+        self._remember(item_id, cand)
         self._add_keys(conn, keys, item_id, item.received_at)
         created: dict[str, Any] = {"item_id": item_id, "channel": item.channel, "external_id": item.external_id}
         if match is not None and resolved_task is not None:
@@ -272,47 +288,56 @@ class Dispatcher:
         now: datetime,
         created: dict[str, Any],
     ) -> None:
-        self._event(conn, task_id, "created", now, "careroute", data=created)
-        self._event(
+        """The created, classified and routed events of a new task, in one statement."""
+        classified = {
+            "type": c.type,
+            "urgency": c.urgency,
+            "confidence": c.confidence,
+            "possible_danger": c.possible_danger,
+            "evidence": [
+                {
+                    "rule_id": e.rule_id,
+                    "start": e.start,
+                    "end": e.end,
+                    "negated": e.negated,
+                    "historical": e.historical,
+                    "uncertain": e.uncertain,
+                    "other_person": e.other_person,
+                }
+                for e in c.evidence
+            ],
+        }
+        version = self.pack.version
+        base = {"task_id": task_id, "at": now, "actor": "careroute", "assignee": None, "pack_version": version}
+        self.store.append_events(
             conn,
-            task_id,
-            "classified",
-            now,
-            "careroute",
-            rule_ids=c.rule_ids,
-            reason="; ".join(c.reasons),
-            data={
-                "type": c.type,
-                "urgency": c.urgency,
-                "confidence": c.confidence,
-                "possible_danger": c.possible_danger,
-                "evidence": [
-                    {
-                        "rule_id": e.rule_id,
-                        "start": e.start,
-                        "end": e.end,
-                        "negated": e.negated,
-                        "historical": e.historical,
-                        "uncertain": e.uncertain,
-                        "other_person": e.other_person,
-                    }
-                    for e in c.evidence
-                ],
-            },
-        )
-        self._event(
-            conn,
-            task_id,
-            "routed",
-            now,
-            "careroute",
-            queue=choice.queue,
-            rule_ids=[choice.rule_id],
-            reason=choice.description,
-            data={"pilot_arm": choice.pilot_arm} if choice.pilot_arm else {},
+            [
+                {**base, "kind": "created", "queue": None, "rule_ids": [], "reason": None, "data": created},
+                {
+                    **base,
+                    "kind": "classified",
+                    "queue": None,
+                    "rule_ids": list(c.rule_ids),
+                    "reason": "; ".join(c.reasons),
+                    "data": classified,
+                },
+                {
+                    **base,
+                    "kind": "routed",
+                    "queue": choice.queue,
+                    "rule_ids": [choice.rule_id],
+                    "reason": choice.description,
+                    "data": {"pilot_arm": choice.pilot_arm} if choice.pilot_arm else {},
+                },
+            ],
         )
 
     # -- duplicates ------------------------------------------------------------
+
+    def _remember(self, item_id: int, cand: DedupCandidate) -> None:
+        self._candidates[item_id] = cand
+        if len(self._candidates) > CANDIDATE_CACHE:
+            self._candidates.popitem(last=False)
 
     def _candidate(self, row: Row[Any], open_: bool) -> DedupCandidate:
         """A stored item as duplicate detection sees it; the costly part is cached per item."""
@@ -336,27 +361,26 @@ class Dispatcher:
         rows = self.store.items_with_keys(conn, keys, since=cand.received_at - self.dedup.window)
         if not rows:
             return None, None, None
-        holding = self.store.tasks_by_id(conn, sorted({r.task_id for r in rows}))
-        candidates = [self._candidate(r, holding[r.task_id].status != "resolved") for r in rows]
+        candidates = [self._candidate(r, r.task_status != "resolved") for r in rows]
         match = find_duplicate(cand, candidates, config=self.dedup)
         if match is None:
             return None, None, None
         cluster = [r for r in rows if (r.duplicate_of or r.external_id) == match.root_external_id]
         matched = next((r for r in cluster if r.external_id == match.matched_external_id), cluster[0])
-        task = holding[matched.task_id]
-        if task.status != "resolved":
-            return match, task, None
+        if matched.task_status != "resolved":
+            return match, self.store.get_task(conn, matched.task_id), None
         # The matched item's task is done; a later follow-up of the same request may still be open.
-        open_tasks = [holding[r.task_id] for r in cluster if holding[r.task_id].status != "resolved"]
-        if open_tasks:
-            return match, max(open_tasks, key=lambda t: t.id), None
-        return match, None, task.id
+        open_ids = [r.task_id for r in cluster if r.task_status != "resolved"]
+        if open_ids:
+            return match, self.store.get_task(conn, max(open_ids)), None
+        return match, None, matched.task_id
 
     def _merge(
         self,
         conn: Connection,
         item: InboundItem,
         c: Classification,
+        cand: DedupCandidate,
         choice: QueueChoice,
         reasons: Sequence[str],
         keys: Sequence[str],
@@ -369,6 +393,7 @@ class Dispatcher:
         item_id = self.store.insert_item(
             conn, self._item_row(item, c, reasons, task.id, root, match.root_received_at, now)
         )
+        self._remember(item_id, cand)
         self._add_keys(conn, keys, item_id, item.received_at)
         values: dict[str, Any] = {"item_count": task.item_count + 1, "updated_at": now}
         queue = task.queue

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pydantic import ValidationError
 
-from careroute.dispatcher import Dispatcher
+from careroute.dispatcher import Dispatcher, Prepared, prepare_items
 from careroute.intake.contract import describe, parse_item
 from careroute.model import InboundItem
 
@@ -86,17 +89,48 @@ class Progress:
             self.stream.write("\n")
 
 
-def replay(dispatcher: Dispatcher, path: Path, out: IO[str], err: IO[str] = sys.stderr) -> ReplaySummary:
-    """Feed every item through the dispatcher in input order, writing one Decision per item to `out`."""
+_worker_classifier: Any = None
+
+
+def _worker_start(pack_text: str, source: str) -> None:
+    global _worker_classifier
+    from careroute.dispatcher import pack_classifier
+    from careroute.rules.loader import load_pack_text
+
+    _worker_classifier = pack_classifier(load_pack_text(pack_text, source=source))
+
+
+def _worker_prepare(batch: list[InboundItem]) -> list[Prepared]:
+    return prepare_items(batch, _worker_classifier)
+
+
+def _chunks(items: Iterator[InboundItem]) -> Iterator[list[InboundItem]]:
+    chunk: list[InboundItem] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def replay(
+    dispatcher: Dispatcher, path: Path, out: IO[str], err: IO[str] = sys.stderr, workers: int | None = None
+) -> ReplaySummary:
+    """Feed every item through the dispatcher in input order, writing one Decision per item to `out`.
+
+    Classification and identity extraction (pure CPU work) run in worker processes
+    when the file is large, while this process writes to the store in order.
+    """
     summary = ReplaySummary()
     with path.open(encoding="utf-8") as f:
         total = sum(1 for line in f if line.strip())
     progress = Progress(total, err)
     started = time.perf_counter()
-    chunk: list[InboundItem] = []
 
-    def flush() -> None:
-        for result in dispatcher.intake_batch(chunk, at_received=True):
+    def store(batch: list[Prepared]) -> None:
+        for result in dispatcher.intake_prepared(batch, at_received=True):
             summary.items += 1
             if not result.created:
                 summary.repeats += 1
@@ -106,15 +140,28 @@ def replay(dispatcher: Dispatcher, path: Path, out: IO[str], err: IO[str] = sys.
                 summary.duplicates += 1
             summary.by_queue[result.decision.queue] += 1
             out.write(json.dumps(result.decision.to_dict()) + "\n")
-        chunk.clear()
         progress.update(summary.items)
 
-    for item in read_items(path, summary):
-        chunk.append(item)
-        if len(chunk) >= CHUNK:
-            flush()
-    if chunk:
-        flush()
+    if workers is None:
+        workers = max(1, (os.cpu_count() or 1) - 1) if total >= 8 * CHUNK else 0
+    chunks = _chunks(read_items(path, summary))
+    pool = None
+    if workers:
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_start,
+            initargs=(dispatcher.pack.text, dispatcher.pack.source),
+        )
+        prepared: Iterator[list[Prepared]] = pool.map(_worker_prepare, chunks)
+    else:
+        prepared = (dispatcher.prepare(chunk) for chunk in chunks)
+    try:
+        for batch in prepared:
+            store(batch)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     out.flush()
     progress.close()
     summary.seconds = time.perf_counter() - started

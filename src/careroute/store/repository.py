@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, case, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, and_, bindparam, case, func, insert, select, update
 
 from careroute.model import Event, InboundItem, Patient, QueueSummary, Staff, Task
 from careroute.store.engine import make_engine
@@ -22,6 +22,31 @@ from careroute.store.tables import UTCDateTime, events, items, notifications, pa
 
 TASK_COLUMNS = [c for c in tasks.c]
 UNRESOLVED = ("open", "assigned", "claimed")
+
+
+# Statements on the intake path are built once: building a statement costs more than running it on SQLite.
+_FIND_ITEM = select(items).where(
+    items.c.channel == bindparam("channel"), items.c.external_id == bindparam("external_id")
+)
+_INSERT_TASK = insert(tasks).returning(tasks.c.id)
+_INSERT_ITEM = insert(items).returning(items.c.id)
+_INSERT_EVENT = insert(events)
+_INSERT_KEY = insert(patient_keys)
+KEY_SLOTS = 6
+_ITEMS_WITH_KEYS = (
+    select(items, tasks.c.status.label("task_status"))
+    .join(tasks, tasks.c.id == items.c.task_id)
+    .where(
+        items.c.id.in_(
+            select(patient_keys.c.item_id).where(
+                patient_keys.c.key.in_([bindparam(f"k{i}") for i in range(KEY_SLOTS)]),
+                patient_keys.c.received_at >= bindparam("since"),
+            )
+        )
+    )
+    .order_by(items.c.id)
+    .limit(200)
+)
 
 
 class CursorError(ValueError):
@@ -125,7 +150,7 @@ class Store:
     # -- items and tasks -------------------------------------------------
 
     def find_item(self, conn: Connection, channel: str, external_id: str) -> Row[Any] | None:
-        return conn.execute(select(items).where(items.c.channel == channel, items.c.external_id == external_id)).first()
+        return conn.execute(_FIND_ITEM, {"channel": channel, "external_id": external_id}).first()
 
     def items_by_id(self, conn: Connection, ids: Sequence[int]) -> list[Row[Any]]:
         if not ids:
@@ -133,35 +158,34 @@ class Store:
         return list(conn.execute(select(items).where(items.c.id.in_(ids))))
 
     def insert_task(self, conn: Connection, values: Mapping[str, Any]) -> int:
-        result = conn.execute(insert(tasks).values(**values).returning(tasks.c.id))
-        return int(result.scalar_one())
+        return int(conn.execute(_INSERT_TASK, dict(values)).scalar_one())
 
     def insert_item(self, conn: Connection, values: Mapping[str, Any]) -> int:
-        result = conn.execute(insert(items).values(**values).returning(items.c.id))
-        return int(result.scalar_one())
+        return int(conn.execute(_INSERT_ITEM, dict(values)).scalar_one())
 
     def append_events(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            conn.execute(insert(events), list(rows))
+            conn.execute(_INSERT_EVENT, list(rows))
 
     def add_patient_keys(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            conn.execute(insert(patient_keys), list(rows))
+            conn.execute(_INSERT_KEY, list(rows))
 
-    def items_with_keys(
-        self, conn: Connection, keys: Iterable[str], since: datetime, limit: int = 200
-    ) -> list[Row[Any]]:
-        """Items whose patient shares any of these identity keys, received since `since`."""
-        keys = list(keys)
+    def items_with_keys(self, conn: Connection, keys: Iterable[str], since: datetime) -> list[Row[Any]]:
+        """Items whose patient shares any of these identity keys, received since `since`, with their task's status."""
+        keys = list(dict.fromkeys(keys))
         if not keys:
             return []
-        ids = (
-            select(patient_keys.c.item_id)
-            .where(patient_keys.c.key.in_(keys), patient_keys.c.received_at >= since)
-            .distinct()
-            .limit(limit)
-        )
-        return list(conn.execute(select(items).where(items.c.id.in_(ids)).order_by(items.c.id)))
+        rows: dict[int, Row[Any]] = {}
+        for start in range(0, len(keys), KEY_SLOTS):
+            # A fixed number of parameters (padded with a repeat) keeps one compiled statement for every call.
+            chunk = keys[start : start + KEY_SLOTS]
+            chunk += [chunk[0]] * (KEY_SLOTS - len(chunk))
+            params: dict[str, Any] = {f"k{i}": k for i, k in enumerate(chunk)}
+            params["since"] = since
+            for row in conn.execute(_ITEMS_WITH_KEYS, params):
+                rows[row.id] = row
+        return [rows[i] for i in sorted(rows)]
 
     def get_task(self, conn: Connection, task_id: int, *, for_update: bool = False) -> Task | None:
         query = select(tasks).where(tasks.c.id == task_id)
