@@ -212,6 +212,71 @@ def cmd_rules_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from careroute import scoreboard
+
+    dispatcher = _dispatcher(_settings(args), migrate=False)
+    period = None if args.period == "all" else args.period
+    rep = scoreboard.report(dispatcher, weeks=args.weeks, period=period)
+    if args.csv:
+        print(scoreboard.to_csv(rep), end="")
+    else:
+        for line in scoreboard.summary_lines(rep):
+            print(line)
+    return 0
+
+
+def _read_items(path: Path) -> list[Any]:
+    from pydantic import ValidationError
+
+    from careroute.intake.contract import describe, parse_item
+
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(parse_item(json.loads(line)))
+            except json.JSONDecodeError as exc:
+                print(f"careroute: {path}, line {n}: not valid JSON ({exc.msg}); skipped", file=sys.stderr)
+            except ValidationError as exc:
+                problems = "; ".join(f"{p['field']}: {p['message']}" for p in describe(exc))
+                print(f"careroute: {path}, line {n}: {problems}; skipped", file=sys.stderr)
+    return out
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from careroute import whatif
+
+    items = _read_items(Path(args.items))
+    pack = _load_pack(Path(args.rules) if args.rules else STARTER_PACK)
+    roster = None
+    if args.staff:
+        try:
+            roster = whatif.load_roster(Path(args.staff))
+        except whatif.RosterError as exc:
+            raise CliError(str(exc)) from None
+    first = whatif.run(items, pack, roster, seed=args.seed)
+    print(f"{pack.source} (version {pack.version}), {len(items)} items, seed {args.seed}:")
+    for line in whatif.describe(first):
+        print(f"  {line}")
+    if args.compare:
+        from careroute.simulate import compare
+
+        other = _load_pack(Path(args.compare))
+        second = whatif.run(items, other, roster, seed=args.seed)
+        print(f"\n{other.source} (version {other.version}):")
+        for line in whatif.describe(second):
+            print(f"  {line}")
+        print("\nwhat changes:")
+        for line in compare(first, second) or ["nothing measurable"]:
+            print(f"  - {line}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careroute", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -249,6 +314,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.add_argument("--brief", action="store_true", help="only the figures, as ../shared/eval/score.py prints them")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("metrics", help="the scoreboard: queue age, reroute rate, first-contact resolution, escalations")
+    common(p)
+    p.add_argument("--weeks", type=int, default=8)
+    p.add_argument("--period", choices=["week", "day", "all"], default="week")
+    p.add_argument("--csv", action="store_true", help="every row, every dimension, as CSV")
+    p.set_defaults(func=cmd_metrics)
+
+    p = sub.add_parser("simulate", help="what-if: run items through a pack and roster on the simulated clock")
+    p.add_argument("--items", required=True, metavar="ITEMS.jsonl")
+    p.add_argument("--rules", metavar="PACK", help="default: the starter pack")
+    p.add_argument(
+        "--staff", metavar="ROSTER.yaml", help="a roster (staff: [...] as in a rule pack) instead of the pack's"
+    )
+    p.add_argument("--compare", metavar="OTHER_PACK", help="run again with this pack and say what changes")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("rules", help="rule packs")
     rules_sub = p.add_subparsers(dest="rules_command", required=True, metavar="ACTION")

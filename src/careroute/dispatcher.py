@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
-from careroute import lifecycle, sla
+from careroute import lifecycle, metrics, sla
 from careroute.assignment import URGENCY_RANK, Person, Requirements, WaitingTask, allowed, plan
 from careroute.dedup import DedupCandidate, DedupConfig, DuplicateMatch, candidate_for, find_duplicate
 from careroute.escalation import (
@@ -42,6 +42,8 @@ from careroute.store.repository import Store, row_to_item
 #: How many waiting tasks per queue one push looks at: enough to fill every free
 #: slot of a practice's staff, bounded so that a push never scans a whole backlog.
 PUSH_SCAN = 200
+
+EVENT_FIELDS = ("task_id", "kind", "at", "actor", "queue", "assignee", "rule_ids", "reason", "data")
 
 #: Duplicate-detection views of recent items kept in memory, so intake does not re-read them.
 CANDIDATE_CACHE = 50_000
@@ -309,7 +311,7 @@ class Dispatcher:
         }
         version = self.pack.version
         base = {"task_id": task_id, "at": now, "actor": "careroute", "assignee": None, "pack_version": version}
-        self.store.append_events(
+        self._append(
             conn,
             [
                 {**base, "kind": "created", "queue": None, "rule_ids": [], "reason": None, "data": created},
@@ -649,6 +651,25 @@ class Dispatcher:
                 f"this task weighs {task.effort})"
             )
 
+    def _append(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Append events and fold them into each task's metrics summary, in the same transaction."""
+        self.store.append_events(conn, rows)
+        seen = [r["task_id"] for r in rows]
+        known = self.store.facts_of(conn, [t for t in dict.fromkeys(seen) if not self._creates(rows, t)])
+        new: dict[int, metrics.TaskFacts] = {}
+        for row in rows:
+            event = Event(id=0, **{k: row[k] for k in EVENT_FIELDS}, pack_version=row.get("pack_version"))
+            task_id = row["task_id"]
+            if task_id in known:
+                known[task_id] = metrics.step(known[task_id], event)
+            else:
+                new[task_id] = metrics.step(new.get(task_id), event)
+        self.store.save_facts(conn, list(new.values()), list(known.values()))
+
+    @staticmethod
+    def _creates(rows: Sequence[dict[str, Any]], task_id: int) -> bool:
+        return any(r["task_id"] == task_id and r["kind"] == "created" for r in rows)
+
     def _event(
         self,
         conn: Connection,
@@ -663,7 +684,7 @@ class Dispatcher:
         reason: str | None = None,
         data: dict[str, Any] | None = None,
     ) -> None:
-        self.store.append_events(
+        self._append(
             conn,
             [
                 {

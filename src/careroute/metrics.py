@@ -44,9 +44,10 @@ counted beside them as "still waiting", with their age at the report time
 Reroute rate. Tasks moved to another queue by a person after initial routing,
 over all tasks: a task counts once however many times it was moved, and a
 reroute back to the first queue still counts. Reroutes made by careroute itself
-(actor `careroute`: a more urgent duplicate of the request arrived, an
-escalation moved it) are not staff corrections of routing; they are counted
-separately as the careroute reroute rate. In a pilot, a task routed to the
+(actor `careroute`: a more urgent duplicate of the request arrived) are not
+staff corrections of routing; they are counted separately as the careroute
+reroute rate. An escalation that reassigns a task writes an `escalated` event,
+not a reroute: it counts in the escalation rate only. In a pilot, a task routed to the
 manual dispatch queue (rule `pilot.manual`) is supposed to be moved: its first
 move out is the manual dispatch decision, not a reroute; later moves are. Met
 when strictly below the target.
@@ -643,10 +644,17 @@ def aggregate(
     cell_of = attrgetter(*names) if len(names) > 1 else attrgetter("urgency", "urgency")
     periods = _Periods(zone, period) if period is not None else None
     cells: dict[tuple[date | None, tuple[Any, ...]], _Tally] = {}
+    find = cells.get
+    # The current period's span, checked inline: most facts fall in the same period as the one before.
+    label: date | None = None
+    lo = hi = now
     for f in facts:
         created = f.created_at
-        key = (periods.of(created) if periods is not None else None, cell_of(f))
-        t = cells.get(key)
+        if periods is not None and not lo <= created < hi:
+            label = periods.of(created)
+            lo, hi = periods.lo, periods.hi
+        key = (label, cell_of(f))
+        t = find(key)
         if t is None:
             t = cells[key] = _Tally()
         t.tasks += 1

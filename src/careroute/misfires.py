@@ -109,7 +109,7 @@ class RuleMisfires:
 
 
 @dataclass(frozen=True, slots=True)
-class _Reroute:
+class StaffReroute:
     task_id: int
     rule_id: str
     from_queue: str
@@ -128,13 +128,13 @@ def reason_terms(text: str | None) -> frozenset[str]:
     return frozenset(words) | {f"{a} {b}" for a, b in pairwise(words)}
 
 
-def staff_reroutes(events: Iterable[EventLike], facts: Mapping[int, TaskFacts]) -> list[_Reroute]:
+def staff_reroutes(events: Iterable[EventLike], facts: Mapping[int, TaskFacts]) -> list[StaffReroute]:
     """Reroutes by people, with the rule they correct and the time lost (see the definitions)."""
     by_task: dict[int, list[EventLike]] = defaultdict(list)
     for e in events:
         if e.kind == "rerouted" and e.task_id in facts:
             by_task[e.task_id].append(e)
-    out: list[_Reroute] = []
+    out: list[StaffReroute] = []
     for task_id, moves in by_task.items():
         f = facts[task_id]
         since, queue = f.created_at, f.initial_queue
@@ -152,7 +152,7 @@ def staff_reroutes(events: Iterable[EventLike], facts: Mapping[int, TaskFacts]) 
             rule = e.rule_ids[0] if e.rule_ids else f.route_rule
             code = e.data.get("reason_code")
             out.append(
-                _Reroute(task_id, rule, frm, to, e.at, lost, str(code) if code else None, reason_terms(e.reason))
+                StaffReroute(task_id, rule, frm, to, e.at, lost, str(code) if code else None, reason_terms(e.reason))
             )
     return out
 
@@ -197,7 +197,7 @@ def _suggestion(
     rule: str,
     routed: int,
     moves: Sequence[Move],
-    reroutes: Sequence[_Reroute],
+    reroutes: Sequence[StaffReroute],
     words: Sequence[tuple[str, int]],
     with_text: int,
     codes: Counter[str],
@@ -247,13 +247,13 @@ def misfire_report(
     routed_by_rule: dict[str, list[TaskFacts]] = defaultdict(list)
     for f in tasks.values():
         routed_by_rule[f.route_rule].append(f)
-    by_rule: dict[str, list[_Reroute]] = defaultdict(list)
+    by_rule: dict[str, list[StaffReroute]] = defaultdict(list)
     for r in found:
         by_rule[r.rule_id].append(r)
     out: list[RuleMisfires] = []
     for rule, items in by_rule.items():
         routed = routed_by_rule.get(rule, [])
-        pairs: dict[tuple[str, str], list[_Reroute]] = defaultdict(list)
+        pairs: dict[tuple[str, str], list[StaffReroute]] = defaultdict(list)
         for r in items:
             pairs[(r.from_queue, r.to_queue)].append(r)
         moves = sorted(

@@ -156,7 +156,7 @@ def test_it_judges_each_urgency_against_its_own_target() -> None:
     assert m.queue_age["routine"].met is True
     assert m.queue_age["emergent"].met is False  # 6 minutes is not under 5
     assert m.queue_age["all"].target is None and m.queue_age["all"].met is None
-    strict = MetricTargets(queue_age_median={"urgent": "29 minutes"})
+    strict = MetricTargets.model_validate({"queue_age_median": {"urgent": "29 minutes"}})
     assert overall(log, T0 + timedelta(hours=5), targets=strict).queue_age["urgent"].met is False
 
 
@@ -181,7 +181,7 @@ def test_it_counts_careroute_reroutes_apart_from_staff_reroutes() -> None:
 
 
 def test_it_does_not_count_the_pilot_manual_dispatch_as_a_reroute() -> None:
-    manual = {"queue": "manual_dispatch", "rule": "pilot.manual", "pilot_arm": "manual"}
+    manual: dict[str, Any] = {"queue": "manual_dispatch", "rule": "pilot.manual", "pilot_arm": "manual"}
     log = [*intake(1, T0, **manual), reroute(1, T0 + MIN, "billing", "manual_dispatch", rule="pilot.manual")]
     log += [*intake(2, T0, **manual), reroute(2, T0 + MIN, "billing", "manual_dispatch", rule="pilot.manual")]
     log += [reroute(2, T0 + 2 * MIN, "records", "billing", rule="pilot.manual")]
@@ -225,7 +225,7 @@ def test_it_counts_a_follow_up_after_a_merge_and_resolution_as_a_reopen() -> Non
     m = scoreboard(facts.values(), now=back + timedelta(hours=1))
     # Task 1 was reopened by its follow-up; task 2 (the follow-up itself) was resolved at first contact.
     assert (m.first_contact_resolution.count, m.first_contact_resolution.of) == (1, 2)
-    short = MetricTargets(reopen_window="24 hours")
+    short = MetricTargets.model_validate({"reopen_window": "24 hours"})
     m = scoreboard(facts.values(), now=back + timedelta(hours=1), targets=short)
     assert (m.first_contact_resolution.count, m.first_contact_resolution.of) == (2, 2)
 

@@ -16,11 +16,11 @@ from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from careroute import __version__
+from careroute import __version__, scoreboard
 from careroute.api.schemas import (
     AssignBody,
     Command,
@@ -107,6 +107,16 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _dimensions(by: str) -> list[Any]:
+    from careroute.metrics import DIMENSIONS
+
+    wanted = [d.strip() for d in by.split(",") if d.strip()]
+    unknown = [d for d in wanted if d not in (*DIMENSIONS, "final_queue")]
+    if unknown:
+        raise InvalidCommand(f"by: unknown dimension {unknown[0]!r} (one of: {', '.join(DIMENSIONS)}, final_queue)")
+    return ["all", *[d for d in wanted if d != "all"]]
 
 
 def _error(status: int, error: str, message: str, problems: list[dict[str, str]] | None = None) -> JSONResponse:
@@ -335,6 +345,45 @@ def create_app(
         if task is None:
             return {"task": None, "message": "nothing is waiting that you can take"}
         return {"task": task_json(task)}
+
+    @app.get("/v1/metrics", tags=["metrics"])
+    def get_metrics(
+        weeks: int = Query(default=8, ge=1, le=260),
+        period: str = Query(default="week", pattern="^(week|day|all)$"),
+        by: str = Query(default="queue,type,urgency,channel,pilot_arm", description="comma-separated dimensions"),
+    ) -> dict[str, Any]:
+        """The four metrics by week (or day, or over the whole range), overall and per dimension, beside targets.
+
+        - **queue age**: time from task creation to first claim (or first resolution if that came first);
+          nearest-rank median and p90, per urgency; tasks still waiting are counted apart.
+        - **reroute rate**: share of tasks a person moved to another queue after initial routing.
+        - **first-contact resolution**: share of resolved tasks never reopened (the same request coming
+          back within the duplicate window after resolution counts as a reopen).
+        - **escalation rate**: share of tasks with at least one escalation.
+
+        A task belongs to the week (Monday start, practice time zone) it was created in.
+        """
+        dims = _dimensions(by)
+        rep = scoreboard.report(dispatcher, weeks=weeks, period=None if period == "all" else period, by=dims)  # type: ignore[arg-type]
+        return {"timezone": rep.timezone, "period": rep.period, "now": rep.now.isoformat(), "rows": rep.records()}
+
+    @app.get("/v1/metrics.csv", tags=["metrics"], response_class=PlainTextResponse)
+    def get_metrics_csv(
+        weeks: int = Query(default=8, ge=1, le=260),
+        period: str = Query(default="week", pattern="^(week|day|all)$"),
+        by: str = "queue,type,urgency,channel,pilot_arm",
+    ) -> PlainTextResponse:
+        rep = scoreboard.report(dispatcher, weeks=weeks, period=None if period == "all" else period, by=_dimensions(by))  # type: ignore[arg-type]
+        return PlainTextResponse(
+            scoreboard.to_csv(rep),
+            media_type="text/csv",
+            headers={"content-disposition": 'attachment; filename="careroute-metrics.csv"'},
+        )
+
+    @app.get("/metrics", tags=["metrics"], response_class=PlainTextResponse)
+    def prometheus_metrics() -> PlainTextResponse:
+        """Prometheus text format: task counts, queue depths and ages, escalations, notification failures."""
+        return PlainTextResponse(scoreboard.prometheus(dispatcher), media_type="text/plain; version=0.0.4")
 
     @app.get("/healthz", tags=["health"])
     def health() -> dict[str, Any]:

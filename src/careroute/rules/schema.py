@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from careroute import escalation as escalation_rules
 from careroute.calendar import CalendarSpec
 from careroute.escalation import EscalationPolicy, EscalationSpec
+from careroute.metrics import MetricTargets
 from careroute.model import CHANNELS, TAGS
 from careroute.sla import SlaSpec
 
@@ -121,6 +122,8 @@ class RulePack(Strict):
     calendar: CalendarSpec = CalendarSpec()
     sla: SlaSpec = SlaSpec()
     escalation: EscalationSpec = EscalationSpec()
+    #: Targets the scoreboard shows each metric against.
+    metrics: MetricTargets = MetricTargets()
     #: Who is paged, in order: a page not acknowledged moves to the next entry (staff ids or escalation roles).
     rosters: dict[str, list[str]] = {}
     #: Validated by careroute.classify (its own schema), kept opaque here.

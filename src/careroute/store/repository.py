@@ -15,10 +15,21 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, and_, bindparam, case, func, insert, select, update
 
+from careroute.metrics import TaskFacts
 from careroute.model import Event, InboundItem, Patient, QueueSummary, Staff, Task
 from careroute.store.engine import make_engine
 from careroute.store.migrate import upgrade
-from careroute.store.tables import UTCDateTime, events, items, notifications, patient_keys, rule_packs, staff, tasks
+from careroute.store.tables import (
+    UTCDateTime,
+    events,
+    items,
+    notifications,
+    patient_keys,
+    rule_packs,
+    staff,
+    task_facts,
+    tasks,
+)
 
 TASK_COLUMNS = [c for c in tasks.c]
 UNRESOLVED = ("open", "assigned", "claimed")
@@ -32,6 +43,7 @@ _INSERT_TASK = insert(tasks).returning(tasks.c.id)
 _INSERT_ITEM = insert(items).returning(items.c.id)
 _INSERT_EVENT = insert(events)
 _INSERT_KEY = insert(patient_keys)
+_INSERT_FACTS = insert(task_facts)
 KEY_SLOTS = 6
 _ITEMS_WITH_KEYS = (
     select(items, tasks.c.status.label("task_status"))
@@ -82,6 +94,20 @@ def row_to_task(row: Row[Any] | Mapping[str, Any]) -> Task:
     values = {c.name: m[c.name] for c in TASK_COLUMNS}
     values["skills"] = tuple(values["skills"] or ())
     return Task(**values)
+
+
+def facts_to_row(f: TaskFacts) -> dict[str, Any]:
+    row = f.to_row()
+    gap = row.pop("follow_up_after")
+    row["follow_up_after_seconds"] = gap.total_seconds() if gap is not None else None
+    return row
+
+
+def facts_from_row(row: Row[Any]) -> TaskFacts:
+    m = dict(row._mapping)
+    gap = m.pop("follow_up_after_seconds")
+    m["follow_up_after"] = timedelta(seconds=gap) if gap is not None else None
+    return TaskFacts(**m)
 
 
 def row_to_item(row: Row[Any]) -> InboundItem:
@@ -428,6 +454,27 @@ class Store:
         if task_id is not None:
             query = query.where(notifications.c.task_id == task_id)
         return list(conn.execute(query))
+
+    # -- the metrics summary -----------------------------------------------
+
+    def facts_of(self, conn: Connection, task_ids: Sequence[int]) -> dict[int, TaskFacts]:
+        if not task_ids:
+            return {}
+        rows = conn.execute(select(task_facts).where(task_facts.c.task_id.in_(task_ids)))
+        return {r.task_id: facts_from_row(r) for r in rows}
+
+    def save_facts(self, conn: Connection, new: Sequence[TaskFacts], changed: Sequence[TaskFacts]) -> None:
+        if new:
+            conn.execute(_INSERT_FACTS, [facts_to_row(f) for f in new])
+        for f in changed:
+            row = facts_to_row(f)
+            task_id = row.pop("task_id")
+            conn.execute(update(task_facts).where(task_facts.c.task_id == task_id).values(**row))
+
+    def facts_created_between(self, conn: Connection, start: datetime, end: datetime) -> list[TaskFacts]:
+        """The summary rows of tasks created in [start, end), read off the created_at index."""
+        query = select(task_facts).where(task_facts.c.created_at >= start, task_facts.c.created_at < end)
+        return [facts_from_row(r) for r in conn.execute(query)]
 
     def lock_assignment(self, conn: Connection) -> None:
         """Serialise changes to who holds what across app instances.

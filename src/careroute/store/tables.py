@@ -179,6 +179,35 @@ notifications = Table(
     Index(None, "status", "next_attempt_at"),
 )
 
+#: One compact row per task, folded from its events in the same transaction as each event
+#: (careroute.metrics.step): the weekly scoreboard reads these, never the whole event log.
+task_facts = Table(
+    "task_facts",
+    metadata,
+    Column("task_id", Integer, ForeignKey("tasks.id"), primary_key=True, autoincrement=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("initial_queue", String(64), nullable=False),
+    Column("final_queue", String(64), nullable=False),
+    Column("route_rule", String(64), nullable=False),
+    Column("pilot_arm", String(16), nullable=True),
+    Column("item_id", Integer, nullable=True),
+    Column("follows_task_id", Integer, nullable=True),
+    Column("first_claim_at", UTCDateTime, nullable=True),
+    Column("first_resolved_at", UTCDateTime, nullable=True),
+    Column("last_resolved_at", UTCDateTime, nullable=True),
+    Column("reroutes", Integer, nullable=False),
+    Column("careroute_reroutes", Integer, nullable=False),
+    Column("manually_dispatched", Boolean, nullable=False),
+    Column("reopens", Integer, nullable=False),
+    Column("follow_up_after_seconds", Float, nullable=True),
+    Column("escalations", Integer, nullable=False),
+    Index(None, "created_at"),
+    Index(None, "route_rule", "created_at"),
+)
+
 rule_packs = Table(
     "rule_packs",
     metadata,

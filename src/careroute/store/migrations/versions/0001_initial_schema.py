@@ -178,6 +178,37 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "task_facts",
+        sa.Column("task_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("type", sa.String(length=32), nullable=False),
+        sa.Column("urgency", sa.String(length=16), nullable=False),
+        sa.Column("initial_queue", sa.String(length=64), nullable=False),
+        sa.Column("final_queue", sa.String(length=64), nullable=False),
+        sa.Column("route_rule", sa.String(length=64), nullable=False),
+        sa.Column("pilot_arm", sa.String(length=16), nullable=True),
+        sa.Column("item_id", sa.Integer(), nullable=True),
+        sa.Column("follows_task_id", sa.Integer(), nullable=True),
+        sa.Column("first_claim_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("first_resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reroutes", sa.Integer(), nullable=False),
+        sa.Column("careroute_reroutes", sa.Integer(), nullable=False),
+        sa.Column("manually_dispatched", sa.Boolean(), nullable=False),
+        sa.Column("reopens", sa.Integer(), nullable=False),
+        sa.Column("follow_up_after_seconds", sa.Float(), nullable=True),
+        sa.Column("escalations", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name=op.f("fk_task_facts_task_id_tasks")),
+        sa.PrimaryKeyConstraint("task_id", name=op.f("pk_task_facts")),
+    )
+    with op.batch_alter_table("task_facts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_task_facts_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_task_facts_route_rule_created_at"), ["route_rule", "created_at"], unique=False
+        )
+
+    op.create_table(
         "patient_keys",
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=False),
@@ -194,6 +225,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_patient_keys_key_received_at"))
 
     op.drop_table("patient_keys")
+    with op.batch_alter_table("task_facts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_task_facts_route_rule_created_at"))
+        batch_op.drop_index(batch_op.f("ix_task_facts_created_at"))
+
+    op.drop_table("task_facts")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notifications_status_next_attempt_at"))
 
