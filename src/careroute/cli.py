@@ -104,7 +104,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
             webhook_secret=settings.webhook_secret.encode() if settings.webhook_secret else None,
         )
         scheduler = Scheduler(dispatcher, Notifier(dispatcher.store, notify, dispatcher.clock))
-    app = create_app(dispatcher, max_body_bytes=settings.max_body_bytes, scheduler=scheduler)
+    from careroute.api.integrations import Listeners, SourcesError, load_sources
+
+    try:
+        sources = load_sources(settings.sources_path)
+    except SourcesError as exc:
+        raise CliError(str(exc)) from None
+    if sources.open:
+        print(
+            "careroute: no CAREROUTE_SOURCES file: the integration endpoints (/webhooks, /fhir, /hl7, /voicemail, "
+            "/fax) accept unsigned requests. Fine for a demo on this machine; set one before real use.",
+            file=sys.stderr,
+        )
+    listeners = Listeners(
+        host=args.host,
+        mllp_port=settings.mllp_port,
+        smtp_port=settings.smtp_listen_port,
+        smtp_recipients=settings.smtp_recipients,
+    )
+    app = create_app(
+        dispatcher, max_body_bytes=settings.max_body_bytes, scheduler=scheduler, sources=sources, listeners=listeners
+    )
     print(
         f"careroute serving on http://{args.host}:{args.port} (docs at /docs), "
         f"rule pack {dispatcher.pack.spec.pack.name!r} version {dispatcher.pack.version}",

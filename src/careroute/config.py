@@ -30,6 +30,11 @@ class Settings:
     webhook_secret: str | None = None
     #: Run the timers loop (escalations, shift changes, alerts) inside `careroute serve`.
     scheduler: bool = True
+    #: YAML naming each sending system and its secret or token; without it the integration doors are open.
+    sources_path: Path | None = None
+    mllp_port: int | None = None
+    smtp_listen_port: int | None = None
+    smtp_recipients: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,4 +49,8 @@ class Settings:
             mail_from=env.get("CAREROUTE_MAIL_FROM", "careroute@localhost"),
             webhook_secret=env.get("CAREROUTE_WEBHOOK_SECRET") or None,
             scheduler=env.get("CAREROUTE_SCHEDULER", "1") not in ("0", "false", "no"),
+            sources_path=Path(env["CAREROUTE_SOURCES"]) if env.get("CAREROUTE_SOURCES") else None,
+            mllp_port=int(env["CAREROUTE_MLLP_PORT"]) if env.get("CAREROUTE_MLLP_PORT") else None,
+            smtp_listen_port=int(env["CAREROUTE_SMTP_LISTEN_PORT"]) if env.get("CAREROUTE_SMTP_LISTEN_PORT") else None,
+            smtp_recipients=tuple(r.strip() for r in env.get("CAREROUTE_SMTP_RECIPIENTS", "").split(",") if r.strip()),
         )

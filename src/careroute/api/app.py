@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from careroute import __version__, scoreboard
+from careroute.api.integrations import Listeners, Sources, mount_integrations, start_listeners
 from careroute.api.schemas import (
     AssignBody,
     Command,
@@ -132,9 +133,12 @@ def create_app(
     max_body_bytes: int = 1_000_000,
     max_batch_items: int = 1_000,
     scheduler: Scheduler | None = None,
+    sources: Sources | None = None,
+    listeners: Listeners | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        servers = await start_listeners(dispatcher, listeners) if listeners is not None else []
         if scheduler is not None:
             scheduler.start()
         try:
@@ -142,6 +146,8 @@ def create_app(
         finally:
             if scheduler is not None:
                 scheduler.stop()
+            for server in servers:
+                server.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -391,5 +397,6 @@ def create_app(
             conn.exec_driver_sql("SELECT 1")
         return {"status": "ok", "database": store.dialect, "pack_version": dispatcher.pack.version}
 
+    mount_integrations(app, dispatcher, sources if sources is not None else Sources(None))
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app
