@@ -297,6 +297,53 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_learn(args: argparse.Namespace) -> int:
+    from careroute.classify.learned import learn_from_jsonl, train
+
+    out = Path(args.out)
+    if args.from_reroutes:
+        examples = _reroute_examples(_settings(args))
+        if len(examples) < 20:
+            raise CliError(f"only {len(examples)} reroute-corrected items in the store: too few to learn from")
+        train(examples).save(out)
+        print(f"learned from {len(examples)} reroute-corrected items; model written to {out}", file=sys.stderr)
+    else:
+        if not args.labelled:
+            raise CliError("name a labelled JSON Lines file, or use --from-reroutes")
+        try:
+            learn_from_jsonl(Path(args.labelled), Path(args.labels) if args.labels else None, out)
+        except (OSError, ValueError) as exc:
+            raise CliError(str(exc)) from None
+        print(f"model written to {out}", file=sys.stderr)
+    print(f"name it in the rule pack:  classifier: {{model: {out}}}", file=sys.stderr)
+    return 0
+
+
+def _reroute_examples(settings: Settings) -> list[tuple[str, str]]:
+    """(normalised text, corrected type) for every item whose task a person rerouted to another type's queue."""
+    from sqlalchemy import select
+
+    from careroute.classify import default_rules
+    from careroute.misfires import corrected_labels
+    from careroute.store.repository import row_to_event, row_to_item
+    from careroute.store.tables import events, items
+
+    dispatcher = _dispatcher(settings, migrate=False)
+    tag_queues = {t: s.queue for t, s in dispatcher.pack.spec.tags.items()}
+    store = dispatcher.store
+    with store.read() as conn:
+        log = [row_to_event(r) for r in conn.execute(select(events).order_by(events.c.id))]
+        labels = corrected_labels(log, tag_queues)
+        ids = [label.item_id for label in labels]
+        rows = {r.id: r for r in conn.execute(select(items).where(items.c.id.in_(ids)))} if ids else {}
+    normaliser = default_rules().compiled.normaliser
+    return [
+        (normaliser.read(row_to_item(rows[label.item_id]).text).joined(), label.corrected_type)
+        for label in labels
+        if label.item_id in rows
+    ]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careroute", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -351,6 +398,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", metavar="OTHER_PACK", help="run again with this pack and say what changes")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("learn", help="train the learned classifier a rule pack can name")
+    p.add_argument("labelled", nargs="?", metavar="LABELLED.jsonl", help="items, each with a `type` (or see --labels)")
+    p.add_argument("--labels", metavar="LABELS.jsonl", help="labels by external_id, when the items carry none")
+    p.add_argument("--from-reroutes", action="store_true", help="learn from the store's reroute-corrected items")
+    p.add_argument("--out", default="learned_model.json", metavar="MODEL.json")
+    p.add_argument("--db", help="database URL or SQLite path, with --from-reroutes")
+    p.set_defaults(func=cmd_learn)
 
     p = sub.add_parser("rules", help="rule packs")
     rules_sub = p.add_subparsers(dest="rules_command", required=True, metavar="ACTION")

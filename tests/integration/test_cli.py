@@ -124,3 +124,22 @@ def test_rules_diff_says_what_a_change_would_do(tmp_path: Path) -> None:
     assert "2 business hours" in run.stdout and "1 business hour" in run.stdout
     same = careroute("rules", "diff", str(STARTER_PACK), str(STARTER_PACK))
     assert "No differences" in same.stdout
+
+
+def test_learn_trains_a_model_that_a_pack_can_name(tmp_path: Path) -> None:
+    from careroute.config import STARTER_PACK
+
+    cases = Path(__file__).resolve().parents[1] / "unit" / "cases" / "classify_cases.jsonl"
+    model = tmp_path / "learned.json"
+    run = careroute("learn", str(cases), "--out", str(model))
+    assert run.returncode == 0, run.stderr
+    assert model.is_file() and "classifier: {model:" in run.stderr
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(STARTER_PACK.read_text().replace("classifier: {}", "classifier: {model: learned.json}"))
+    assert careroute("rules", "check", str(pack)).returncode == 0
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps(make_item().to_dict()) + "\n")
+    replayed = careroute("replay", str(items), "--rules", str(pack))
+    assert replayed.returncode == 0 and json.loads(replayed.stdout)["type"] == "medication_refill"
+    missing = careroute("learn", "--out", str(model))
+    assert missing.returncode == 2 and "labelled JSON Lines" in missing.stderr

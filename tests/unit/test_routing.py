@@ -36,3 +36,45 @@ def test_a_doubtful_danger_sign_reaches_a_clinician_even_at_low_confidence() -> 
 def test_low_confidence_without_danger_goes_to_review() -> None:
     choice = choose_queue(make_item(), c("billing_inquiry", "routine", 0.2), PACK, open_now=True)
     assert (choice.queue, choice.rule_id) == ("review", "route.low_confidence")
+
+
+def pilot_pack(fraction: float):  # type: ignore[no-untyped-def]
+    from careroute.rules import load_pack_text
+
+    text = STARTER_PACK.read_text()
+    text = text.replace(
+        "# pilot: {fraction: 0.2, manual_queue: manual_dispatch}", f"pilot: {{fraction: {fraction}}}"
+    ).replace(
+        "  - id: review\n",
+        "  - id: manual_dispatch\n    name: Manual dispatch\n    description: The pilot's manual arm.\n  - id: review\n",
+    )
+    return load_pack_text(text).spec
+
+
+def test_a_pilot_sends_a_stable_share_of_items_through_automatic_routing() -> None:
+    spec = pilot_pack(0.2)
+    arms = [
+        choose_queue(make_item(f"portal-{i}"), c("medication_refill"), spec, open_now=True).pilot_arm
+        for i in range(2000)
+    ]
+    share = arms.count("auto") / len(arms)
+    assert 0.17 < share < 0.23
+    again = [
+        choose_queue(make_item(f"portal-{i}"), c("medication_refill"), spec, open_now=True).pilot_arm
+        for i in range(2000)
+    ]
+    assert arms == again  # the same item lands in the same arm on every replay
+    manual = next(
+        choose_queue(make_item(f"portal-{i}"), c("medication_refill"), spec, open_now=True)
+        for i in range(2000)
+        if arms[i] == "manual"
+    )
+    assert (manual.queue, manual.rule_id) == ("manual_dispatch", "pilot.manual")
+
+
+def test_danger_never_waits_for_the_manual_arm_of_a_pilot() -> None:
+    spec = pilot_pack(0.0)  # everything manual
+    danger = choose_queue(make_item(), c("clinical_urgent", "emergent", danger=True), spec, open_now=True)
+    assert (danger.queue, danger.pilot_arm) == ("clinical_triage", "auto")
+    routine = choose_queue(make_item(), c("billing_inquiry"), spec, open_now=True)
+    assert (routine.queue, routine.pilot_arm) == ("manual_dispatch", "manual")

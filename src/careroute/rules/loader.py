@@ -99,13 +99,22 @@ def _version(data: Any, extra: Iterable[str]) -> str:
 ClassifierLoader = Callable[[dict[str, Any]], Any]
 
 
-def _default_classifier_loader(section: dict[str, Any]) -> Any:
-    from careroute.classify import ClassifierRules
+def _classifier_loader_for(base_dir: Path | None) -> ClassifierLoader:
+    def load(section: dict[str, Any]) -> Any:
+        from careroute.classify import ClassifierRules
 
-    return ClassifierRules.from_mapping(section)
+        # A relative `model:` path is read from the pack's own folder, not the working directory.
+        return ClassifierRules.from_mapping(section, base_dir=base_dir)
+
+    return load
 
 
-def load_pack_text(text: str, source: str = "<pack>", classifier_loader: ClassifierLoader | None = None) -> LoadedPack:
+def load_pack_text(
+    text: str,
+    source: str = "<pack>",
+    classifier_loader: ClassifierLoader | None = None,
+    base_dir: Path | None = None,
+) -> LoadedPack:
     """Validate pack text; raise PackError naming every problem found."""
     try:
         root = yaml.compose(text)
@@ -128,7 +137,7 @@ def load_pack_text(text: str, source: str = "<pack>", classifier_loader: Classif
     problems = [_problem(source, root, loc, msg) for loc, msg in cross_check(spec)]
     if problems:
         raise PackError(source, problems)
-    loader = classifier_loader or _default_classifier_loader
+    loader = classifier_loader or _classifier_loader_for(base_dir)
     try:
         classifier_rules = loader(dict(spec.classifier))
     except ValueError as exc:
@@ -150,4 +159,4 @@ def load_pack(path: str | Path, classifier_loader: ClassifierLoader | None = Non
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PackError(str(path), [f"{path}: cannot read ({exc.strerror})"]) from None
-    return load_pack_text(text, source=path.name, classifier_loader=classifier_loader)
+    return load_pack_text(text, source=path.name, classifier_loader=classifier_loader, base_dir=path.parent)
