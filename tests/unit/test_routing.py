@@ -46,7 +46,8 @@ def pilot_pack(fraction: float):  # type: ignore[no-untyped-def]
         "# pilot: {fraction: 0.2, manual_queue: manual_dispatch}", f"pilot: {{fraction: {fraction}}}"
     ).replace(
         "  - id: review\n",
-        "  - id: manual_dispatch\n    name: Manual dispatch\n    description: The pilot's manual arm.\n  - id: review\n",
+        "  - id: manual_dispatch\n    name: Manual dispatch\n    description: The pilot's manual arm.\n"
+        "  - id: review\n",
     )
     return load_pack_text(text).spec
 
