@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import sys
@@ -31,7 +32,6 @@ from _common import PG_URL, free_port, machine, postgres_answers, start_server, 
 
 from careroute.config import STARTER_PACK
 from careroute.dispatcher import Dispatcher
-from careroute.intake.contract import parse_item
 from careroute.rules import load_pack
 from careroute.store.engine import make_engine
 from careroute.store.repository import Store
@@ -65,17 +65,22 @@ def raw_rates(url: str, items: list[dict[str, Any]], single: int) -> tuple[float
 
 
 def replay_rate(url: str, items: list[dict[str, Any]]) -> float:
+    """`careroute replay` as a user runs it (worker processes prepare, this one stores), on a JSONL file."""
+    import io
+
+    from careroute.replay import replay
+
     store = Store.from_url(url)
     store.migrate()
     dispatcher = Dispatcher(store, load_pack(STARTER_PACK))
     dispatcher.load_pack()
-    parsed = [parse_item(i) for i in items]
-    t = time.perf_counter()
-    for start in range(0, len(parsed), 250):
-        dispatcher.intake_batch(parsed[start : start + 250], at_received=True)
-    rate = len(parsed) / (time.perf_counter() - t)
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        for item in items:
+            f.write(json.dumps(item) + "\n")
+    summary = replay(dispatcher, Path(f.name), io.StringIO(), io.StringIO())
+    Path(f.name).unlink()
     store.engine.dispose()
-    return rate
+    return summary.items / summary.seconds
 
 
 async def _post_all(url: str, path: str, items: list[dict[str, Any]], concurrency: int) -> float:

@@ -45,6 +45,9 @@ PUSH_SCAN = 200
 
 EVENT_FIELDS = ("task_id", "kind", "at", "actor", "queue", "assignee", "rule_ids", "reason", "data")
 
+#: How many waiting tasks per queue a pull looks at first.
+PULL_SCAN = 10
+
 #: Duplicate-detection views of recent items kept in memory, so intake does not re-read them.
 CANDIDATE_CACHE = 50_000
 
@@ -88,14 +91,14 @@ class Assignment:
     queue: str
 
 
-Prepared = tuple[InboundItem, Classification, DedupCandidate]
+Prepared = tuple[InboundItem, Classification, DedupCandidate | None]
 
 
-def prepare_items(batch: Sequence[InboundItem], classifier: Classifier) -> list[Prepared]:
-    out = []
+def prepare_items(batch: Sequence[InboundItem], classifier: Classifier, with_candidates: bool = True) -> list[Prepared]:
+    out: list[Prepared] = []
     for item in batch:
         c = classifier(item)
-        out.append((item, c, candidate_for(item, c.type, urgency=c.urgency)))
+        out.append((item, c, candidate_for(item, c.type, urgency=c.urgency) if with_candidates else None))
     return out
 
 
@@ -127,10 +130,13 @@ class Dispatcher:
         classifier: Classifier | None = None,
         is_open: Callable[[datetime], bool] | None = None,
         base_url: str = "http://127.0.0.1:8000",
+        find_duplicates: bool = True,
     ) -> None:
         self.store = store
         self.pack = pack
         self.base_url = base_url.rstrip("/")
+        #: Off only to measure what duplicate detection costs (benchmarks/dedup.py).
+        self.find_duplicates = find_duplicates
         self.clock = clock
         self.classifier = classifier or pack_classifier(pack)
         spec = pack.spec
@@ -178,7 +184,7 @@ class Dispatcher:
 
         Done before the write lock is taken; replay runs it in worker processes.
         """
-        return prepare_items(batch, self.classifier)
+        return prepare_items(batch, self.classifier, self.find_duplicates)
 
     def intake_prepared(self, prepared: Sequence[Prepared], *, at_received: bool = False) -> list[IntakeResult]:
         """Store prepared items in one transaction, in order."""
@@ -201,7 +207,7 @@ class Dispatcher:
             return results
 
     def _intake_one(
-        self, conn: Connection, item: InboundItem, c: Classification, cand: DedupCandidate, at_received: bool
+        self, conn: Connection, item: InboundItem, c: Classification, cand: DedupCandidate | None, at_received: bool
     ) -> IntakeResult:
         existing = self.store.find_item(conn, item.channel, item.external_id)
         if existing is not None:
@@ -209,15 +215,17 @@ class Dispatcher:
         now = item.received_at if at_received else self.clock()
         choice = choose_queue(item, c, self.pack.spec, open_now=self.is_open(now))
         reasons = (*c.reasons, f"{choice.rule_id}: {choice.description}")
-        keys = identity_keys(cand.identity)
-        match, into, resolved_task = self._same_request(conn, cand, keys)
+        keys = identity_keys(cand.identity) if cand is not None else ()
+        match, into, resolved_task = self._same_request(conn, cand, keys) if cand and keys else (None, None, None)
         if match is not None and into is not None:
+            assert cand is not None  # a match needs a candidate
             return self._merge(conn, item, c, cand, choice, reasons, keys, match, into, now)
         task_id = self._new_task(conn, item, c, choice, now, follows=resolved_task)
         root = match.root_external_id if match else None
         root_at = match.root_received_at if match else item.received_at
         item_id = self.store.insert_item(conn, self._item_row(item, c, reasons, task_id, root, root_at, now))
-        self._remember(item_id, cand)
+        if cand is not None:
+            self._remember(item_id, cand)
         self._add_keys(conn, keys, item_id, item.received_at)
         created: dict[str, Any] = {"item_id": item_id, "channel": item.channel, "external_id": item.external_id}
         if match is not None and resolved_task is not None:
@@ -636,8 +644,7 @@ class Dispatcher:
             return updated
 
     def _check_room(self, conn: Connection, task: Task, staff_id: str, now: datetime) -> None:
-        people = {p.id: p for p in self._people(conn, now)}
-        person = people.get(staff_id)
+        person = next(iter(self._people(conn, now, staff_id)), None)
         if person is None:
             raise InvalidCommand(f"staff: unknown staff member {staff_id!r}")
         waiting = self._waiting(task)
@@ -717,10 +724,11 @@ class Dispatcher:
             skills=task.skills,
         )
 
-    def _people(self, conn: Connection, now: datetime) -> list[Person]:
-        loads = self.store.staff_load(conn)
+    def _people(self, conn: Connection, now: datetime, staff_id: str | None = None) -> list[Person]:
+        """Staff (or one person) as the router sees them now: presence by shift and live state, load by effort."""
+        loads = self.store.staff_load(conn, staff_id)
         people = []
-        for staff, idle_since in self.store.staff_with_idle(conn):
+        for staff, idle_since in self.store.staff_with_idle(conn, staff_id=staff_id):
             held = loads.get(staff.id, {})
             people.append(
                 Person(
@@ -839,12 +847,17 @@ class Dispatcher:
         now = self.clock()
         with self.store.write() as conn:
             self.store.lock_assignment(conn)
-            person = next((p for p in self._people(conn, now) if p.id == staff_id), None)
+            person = next(iter(self._people(conn, now, staff_id)), None)
             if person is None:
                 raise NotFound(f"no staff member {staff_id}")
-            candidates = [
-                self._waiting(t) for q in sorted(person.queues) for t in self.store.waiting_in_queue(conn, q, PUSH_SCAN)
-            ]
+            # The head of each queue's push order is almost always enough; read deeper only if it is not.
+            candidates: list[WaitingTask] = []
+            for depth in (PULL_SCAN, PUSH_SCAN):
+                candidates = [
+                    self._waiting(t) for q in sorted(person.queues) for t in self.store.waiting_in_queue(conn, q, depth)
+                ]
+                if any(allowed(person, t, self.requirements) and person.room(t.queue) >= t.effort for t in candidates):
+                    break
             for task in sorted(candidates, key=lambda t: t.priority):
                 if not allowed(person, task, self.requirements) or person.room(task.queue) < task.effort:
                     continue

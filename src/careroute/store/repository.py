@@ -330,11 +330,13 @@ class Store:
         return [s for s, _ in self.staff_with_idle(conn, active_only=active_only)]
 
     def staff_with_idle(
-        self, conn: Connection, *, active_only: bool = True, for_update: bool = False
+        self, conn: Connection, *, active_only: bool = True, staff_id: str | None = None
     ) -> list[tuple[Staff, datetime | None]]:
         query = select(staff).order_by(staff.c.id)
         if active_only:
             query = query.where(staff.c.active.is_(True))
+        if staff_id is not None:
+            query = query.where(staff.c.id == staff_id)
         return [
             (
                 Staff(
@@ -363,11 +365,12 @@ class Store:
     def mark_busy_since(self, conn: Connection, staff_id: str, at: datetime) -> None:
         conn.execute(update(staff).where(staff.c.id == staff_id).values(idle_since=at))
 
-    def staff_load(self, conn: Connection) -> dict[str, dict[str, int]]:
-        """Effort units held (assigned or claimed) by each person, per queue."""
+    def staff_load(self, conn: Connection, staff_id: str | None = None) -> dict[str, dict[str, int]]:
+        """Effort units held (assigned or claimed) by each person (or one), per queue."""
+        who = tasks.c.assignee.is_not(None) if staff_id is None else tasks.c.assignee == staff_id
         query = (
             select(tasks.c.assignee, tasks.c.queue, func.sum(tasks.c.effort))
-            .where(and_(tasks.c.assignee.is_not(None), tasks.c.status.in_(("assigned", "claimed"))))
+            .where(and_(who, tasks.c.status.in_(("assigned", "claimed"))))
             .group_by(tasks.c.assignee, tasks.c.queue)
         )
         out: dict[str, dict[str, int]] = {}
