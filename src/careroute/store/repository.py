@@ -7,9 +7,10 @@ transaction: an item, its task and its events are written together or not at all
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -148,6 +149,10 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite lets one writer in at a time; threads of this process that wait on its busy handler
+        # sleep in growing steps (up to 100 ms), so they queue on a lock here instead and go in turn.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self._staff_cache: dict[str, tuple[datetime, Staff]] = {}
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -163,7 +168,11 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction (SQLite: BEGIN IMMEDIATE, so writers queue rather than fail)."""
-        with self.engine.begin() as conn:
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.begin() as conn:
             yield conn
 
     @contextmanager
@@ -306,6 +315,7 @@ class Store:
 
     def sync_staff(self, conn: Connection, people: Sequence[Staff], at: datetime) -> None:
         """Make the staff table hold the pack's people; presence set live is kept."""
+        self._staff_cache.clear()
         existing = {r.id: r for r in conn.execute(select(staff))}
         for p in people:
             values = {
@@ -332,14 +342,18 @@ class Store:
     def staff_with_idle(
         self, conn: Connection, *, active_only: bool = True, staff_id: str | None = None
     ) -> list[tuple[Staff, datetime | None]]:
-        query = select(staff).order_by(staff.c.id)
+        """Staff with when each last got a task. Queues, skills and capacity (JSON) are decoded once per
+        change of the row (updated_at), not on every push: only presence and idle time are read each time."""
+        query = select(staff.c.id, staff.c.presence, staff.c.idle_since, staff.c.updated_at).order_by(staff.c.id)
         if active_only:
             query = query.where(staff.c.active.is_(True))
         if staff_id is not None:
             query = query.where(staff.c.id == staff_id)
-        return [
-            (
-                Staff(
+        rows = list(conn.execute(query))
+        stale = [r.id for r in rows if self._staff_cache.get(r.id, (None,))[0] != r.updated_at]
+        if stale:
+            for r in conn.execute(select(staff).where(staff.c.id.in_(stale))):
+                person = Staff(
                     id=r.id,
                     name=r.name,
                     credential=r.credential,
@@ -348,11 +362,15 @@ class Store:
                     capacity=r.capacity,
                     queue_capacity=dict(r.queue_capacity or {}),
                     presence=r.presence,
-                ),
-                r.idle_since,
-            )
-            for r in conn.execute(query)
-        ]
+                )
+                self._staff_cache[r.id] = (r.updated_at, person)
+        out = []
+        for r in rows:
+            cached = self._staff_cache[r.id][1]
+            if cached.presence != r.presence:
+                cached = replace(cached, presence=r.presence)
+            out.append((cached, r.idle_since))
+        return out
 
     def set_presence(self, conn: Connection, staff_id: str, presence: str, at: datetime) -> bool:
         result = conn.execute(
