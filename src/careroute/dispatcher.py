@@ -43,6 +43,9 @@ from careroute.store.repository import Store, row_to_item
 #: slot of a practice's staff, bounded so that a push never scans a whole backlog.
 PUSH_SCAN = 200
 
+#: The events that move a task's clocks: holds pause them, escalations record what already fired.
+CLOCK_EVENTS = ("held", "released", "escalated")
+
 EVENT_FIELDS = ("task_id", "kind", "at", "actor", "queue", "assignee", "rule_ids", "reason", "data")
 
 #: How many waiting tasks per queue a pull looks at first.
@@ -896,9 +899,16 @@ class Dispatcher:
         due = sla.due_times(facts, self.pack.calendar, self.pack.spec.sla).claim
         return due.at if due is not None and due.at is not None else created_at + DEFAULT_CLAIM_TARGET[urgency]
 
-    def _clock_facts(self, conn: Connection, task: Task) -> tuple[sla.TaskFacts, dict[tuple[int, str], Fired]]:
+    def _clock_facts(
+        self,
+        conn: Connection,
+        task: Task,
+        history: Sequence[Event] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> tuple[sla.TaskFacts, dict[tuple[int, str], Fired]]:
         """The task as the SLA clocks see it, and which escalation rules already fired on it (from its events)."""
-        history = self.store.events_of_kinds(conn, task.id, ("held", "released", "escalated"))
+        if history is None:
+            history = self.store.events_of_kinds(conn, task.id, CLOCK_EVENTS)
         holds: list[sla.Hold] = []
         fired: dict[tuple[int, str], Fired] = {}
         for e in history:
@@ -920,7 +930,7 @@ class Dispatcher:
             resolved_at=task.resolved_at,
             acknowledged_at=task.acknowledged_at,
             holds=tuple(holds),
-            metadata=self.store.root_item_metadata(conn, task.id),
+            metadata=metadata if metadata is not None else self.store.root_item_metadata(conn, task.id),
         )
         return facts, fired
 
@@ -1006,23 +1016,33 @@ class Dispatcher:
         with self.store.write() as conn:
             self.store.lock_assignment(conn)
             touched = False
-            for task in self.store.tasks_due_for_escalation(conn, now, limit):
+            due_tasks = self.store.tasks_due_for_escalation(conn, now, limit)
+            # One read of the clocks' history and the items' metadata for the whole pass.
+            ids = [t.id for t in due_tasks]
+            histories = self.store.events_of_tasks(conn, ids, CLOCK_EVENTS)
+            metadata = self.store.root_metadata_of(conn, ids)
+            for task in due_tasks:
                 if task.status == "resolved":
                     self.store.update_task(conn, task.id, {"next_escalation_at": None})
                     continue
-                facts, fired = self._clock_facts(conn, task)
+                facts, fired = self._clock_facts(conn, task, histories.get(task.id, []), metadata.get(task.id, {}))
+                current = task
                 for due in due_escalations([facts], spec.escalation, self.pack.calendar, now, fired, sla=spec.sla):
-                    current = self.store.get_task(conn, task.id)
-                    assert current is not None
-                    self._apply_escalation(conn, current, due, now)
+                    current = self._apply_escalation(conn, current, due, now)
+                    fired[(task.id, due.rule_id)] = Fired(count=due.firing, last_at=now)
                     fired_now.append(due)
-                    touched = True
-                self._refresh_timer(conn, task.id, now)
+                    # Only a move or a new urgency changes who should hold the task.
+                    touched = touched or isinstance(due.action, Reassign | RaiseUrgency)
+                # The next timer from what is already in hand: no second read of the task's history.
+                facts = replace(facts, queue=current.queue, urgency=current.urgency)
+                at = next_escalation_at(facts, spec.escalation, self.pack.calendar, now, fired, sla=spec.sla)
+                self.store.update_task(conn, task.id, {"next_escalation_at": at})
             if touched:
                 self._push(conn, now)
         return fired_now
 
-    def _apply_escalation(self, conn: Connection, task: Task, due: EscalationDue, now: datetime) -> None:
+    def _apply_escalation(self, conn: Connection, task: Task, due: EscalationDue, now: datetime) -> Task:
+        """Carry out one firing; returns the task as it now stands."""
         action = due.action
         values: dict[str, Any] = {}
         data: dict[str, Any] = {
@@ -1087,6 +1107,7 @@ class Dispatcher:
             reason=due.reason,
             data=data,
         )
+        return replace(task, **values) if values else task
 
     def _alert_targets(self, task: Task, action: Any, firing: int) -> list[tuple[str, str]]:
         """Where a notify or page goes: (email|webhook, address). Staff are found by id or by name."""

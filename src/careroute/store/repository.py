@@ -435,6 +435,32 @@ class Store:
         query = select(events).where(events.c.task_id == task_id, events.c.kind.in_(kinds)).order_by(events.c.id)
         return [row_to_event(r) for r in conn.execute(query)]
 
+    def events_of_tasks(
+        self, conn: Connection, task_ids: Sequence[int], kinds: Sequence[str]
+    ) -> dict[int, list[Event]]:
+        out: dict[int, list[Event]] = {}
+        if task_ids:
+            query = (
+                select(events)
+                .where(events.c.task_id.in_(task_ids), events.c.kind.in_(kinds))
+                .order_by(events.c.task_id, events.c.id)
+            )
+            for r in conn.execute(query):
+                out.setdefault(r.task_id, []).append(row_to_event(r))
+        return out
+
+    def root_metadata_of(self, conn: Connection, task_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The metadata of each task's first item (where item deadlines live)."""
+        out: dict[int, dict[str, Any]] = {}
+        if task_ids:
+            first = (
+                select(func.min(items.c.id)).where(items.c.task_id.in_(task_ids)).group_by(items.c.task_id)
+            ).scalar_subquery()
+            query = select(items.c.task_id, items.c.item_metadata).where(items.c.id.in_(first))
+            for r in conn.execute(query):
+                out[r.task_id] = dict(r.item_metadata or {})
+        return out
+
     def root_item_metadata(self, conn: Connection, task_id: int) -> dict[str, Any]:
         row = conn.execute(
             select(items.c.item_metadata).where(items.c.task_id == task_id).order_by(items.c.id).limit(1)
