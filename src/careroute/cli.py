@@ -130,7 +130,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"rule pack {dispatcher.pack.spec.pack.name!r} version {dispatcher.pack.version}",
         file=sys.stderr,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # Live pages hold streams open; do not let them keep a stopping server waiting.
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5)
     return 0
 
 

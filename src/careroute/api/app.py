@@ -398,5 +398,8 @@ def create_app(
         return {"status": "ok", "database": store.dialect, "pack_version": dispatcher.pack.version}
 
     mount_integrations(app, dispatcher, sources if sources is not None else Sources(None))
+    from careroute.web import mount_web  # the pages staff work in, served by careroute itself
+
+    mount_web(app, dispatcher)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app

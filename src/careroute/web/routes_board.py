@@ -1,0 +1,92 @@
+"""The queues board: every queue's load and breaches, every person's load and presence, reassignment."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from careroute.dispatcher import Dispatcher, InvalidCommand
+from careroute.model import Task
+from careroute.presence import LIVE_STATES
+from careroute.web import data
+from careroute.web.forms import Form, attempt, is_htmx, read_form
+from careroute.web.templating import ACTING_COOKIE, Pages
+
+
+def router(dispatcher: Dispatcher, pages: Pages) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+    staff_ids = frozenset(p.id for p in dispatcher.pack.spec.staff)
+
+    def queues_context() -> dict[str, Any]:
+        now = dispatcher.clock()
+        with dispatcher.store.read() as conn:
+            summaries = dispatcher.store.queue_summaries(conn, dispatcher.pack.spec.queues)
+        return {"summaries": summaries, "breaches": data.claim_breaches(dispatcher, now), "now": now}
+
+    def people_context() -> dict[str, Any]:
+        return {"people": dispatcher.people(), "states": LIVE_STATES, "error": None, "error_for": None}
+
+    def tasks_context(request: Request) -> dict[str, Any]:
+        return {
+            "waiting": data.waiting_tasks(dispatcher),
+            "people": dispatcher.people(),
+            "acting": request.cookies.get(ACTING_COOKIE),
+            "now": dispatcher.clock(),
+            "error": None,
+            "done": None,
+        }
+
+    @r.get("/board", response_class=HTMLResponse)
+    def board(request: Request) -> Response:
+        context = {**queues_context(), **people_context(), **tasks_context(request)}
+        return pages.render(request, "board.html", active="board", after=data.latest_event_id(dispatcher), **context)
+
+    @r.get("/ui/board/queues", response_class=HTMLResponse)
+    def queues(request: Request) -> Response:
+        return pages.render(request, "_board_queues.html", **queues_context())
+
+    @r.get("/ui/board/people", response_class=HTMLResponse)
+    def people(request: Request) -> Response:
+        return pages.render(request, "_board_people.html", **people_context())
+
+    @r.get("/ui/board/tasks", response_class=HTMLResponse)
+    def waiting(request: Request) -> Response:
+        return pages.render(request, "_board_tasks.html", **tasks_context(request))
+
+    @r.post("/ui/board/tasks/{task_id}/assign", response_class=HTMLResponse)
+    def assign(request: Request, task_id: int, form: Annotated[Form, Depends(read_form)]) -> Response:
+        """Push a task to a person; the row comes back with them, or with the refusal in a sentence."""
+        staff, actor = form.text("staff"), form.text("actor")
+
+        def push() -> Task:
+            if staff is None:
+                raise InvalidCommand("staff: choose the person to give the task to")
+            if actor is None:
+                raise InvalidCommand("actor: say who you are (open your own work first)")
+            return dispatcher.assign(task_id, staff, actor)
+
+        outcome = attempt(push, staff_ids)
+        if not is_htmx(request):
+            return RedirectResponse("/board", status_code=303)
+        task = outcome.value or data.get_task(dispatcher, task_id)
+        if task is None:
+            return pages.render(request, "_gone_row.html", 404, task_id=task_id, error=outcome.error)
+        context = tasks_context(request)
+        context.update(
+            error=outcome.error, done=None if outcome.error else f"Task {task.id} is now with {task.assignee}."
+        )
+        return pages.render(request, "_board_task_row.html", outcome.status, t=task, **context)
+
+    @r.post("/ui/staff/{staff_id}/presence", response_class=HTMLResponse)
+    def presence(request: Request, staff_id: str, form: Annotated[Form, Depends(read_form)]) -> Response:
+        """Set someone's live presence; going away returns their unclaimed tasks to the queues."""
+        outcome = attempt(lambda: dispatcher.set_presence(staff_id, form.text("presence") or ""), staff_ids)
+        if not is_htmx(request):
+            return RedirectResponse("/board", status_code=303)
+        context = people_context()
+        context.update(error=outcome.error, error_for=staff_id)
+        return pages.render(request, "_board_people.html", outcome.status, **context)
+
+    return r
