@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from careroute import lifecycle, metrics, sla
+from careroute.acknowledge import acknowledgement
 from careroute.assignment import URGENCY_RANK, Person, Requirements, WaitingTask, allowed, plan
 from careroute.dedup import DedupCandidate, DedupConfig, DuplicateMatch, candidate_for, find_duplicate
 from careroute.escalation import (
@@ -245,8 +246,36 @@ class Dispatcher:
                 data={"follow_up_task_id": task_id, "item_id": item_id, "channel": item.channel},
             )
         self._intake_events(conn, task_id, item, c, choice, now, created)
+        self._acknowledge(conn, task_id, item, c, now)
         decision = Decision(item.external_id, c.type, c.urgency, choice.queue, root, c.confidence, reasons)
         return IntakeResult(task_id, True, decision)
+
+    def _acknowledge(self, conn: Connection, task_id: int, item: InboundItem, c: Classification, now: datetime) -> None:
+        """Queue the acknowledgement the pack asks for on this item's channel (sent after commit)."""
+        spec = self.pack.spec.acknowledgements
+        if not (spec.email.enabled or spec.portal.enabled):
+            return
+        reply_by = self.claim_due(c.type, c.urgency, now, item.metadata)
+        ack = acknowledgement(item, c, reply_by, self.is_open(now), spec, self.zone)
+        if ack is None:
+            return
+        self.store.add_notifications(
+            conn,
+            [
+                {
+                    "task_id": task_id,
+                    "rule_id": "ack.received",
+                    "kind": ack.kind,
+                    "target": ack.target,
+                    "subject": ack.subject,
+                    "body": ack.body,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+            ],
+        )
 
     def _new_task(
         self,

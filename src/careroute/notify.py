@@ -89,6 +89,8 @@ class Notifier:
             self._email(row)
         elif row.kind == "webhook":
             self._webhook(row)
+        elif row.kind == "fhir":
+            self._fhir(row)
         else:
             raise DeliveryError(f"unknown notification kind {row.kind!r}")
 
@@ -106,6 +108,20 @@ class Notifier:
                 smtp.send_message(message)
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"SMTP {type(exc).__name__}") from None
+
+    def _fhir(self, row: Row[Any]) -> None:
+        """A FHIR resource (the body, already JSON) POSTed to the EHR's endpoint."""
+        try:
+            response = httpx.post(
+                row.target,
+                content=row.body.encode(),
+                headers={"content-type": "application/fhir+json"},
+                timeout=self.settings.timeout_seconds,
+            )
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"FHIR {type(exc).__name__}") from None
+        if response.status_code >= 300:
+            raise DeliveryError(f"FHIR endpoint answered {response.status_code}")
 
     def _webhook(self, row: Row[Any]) -> None:
         body = json.dumps(

@@ -142,3 +142,33 @@ def test_without_an_smtp_server_configured_email_alerts_say_so(store: Store) -> 
     with store.read() as conn:
         errors = {r.last_error for r in conn.execute(select(notifications))}
     assert errors == {"no SMTP server configured (CAREROUTE_SMTP_HOST)"}
+
+
+def test_the_patient_hears_back_by_email_and_through_the_ehr(
+    store: Store, smtp: tuple[Inbox, int], receiver: tuple[type[Receiver], str]
+) -> None:
+    from careroute.model import InboundItem
+
+    inbox, port = smtp
+    handler, url = receiver
+    text = (
+        STARTER_PACK.read_text()
+        .replace("  email:\n    enabled: false", "  email:\n    enabled: true")
+        .replace(
+            "  portal:\n    enabled: false\n    fhir_endpoint: null",
+            f"  portal:\n    enabled: true\n    fhir_endpoint: {url}",
+        )
+    )
+    clock = SimulatedClock(at(2026, 10, 9, 18, 30))  # Friday evening: closed
+    d = Dispatcher(store, load_pack_text(text), clock=clock)
+    d.load_pack()
+    words = "I have crushing chest pain"
+    d.intake(InboundItem("email", "<x1@example.net>", clock.now, words, metadata={"from": "Q Rowe <q@example.net>"}))
+    d.intake(InboundItem("portal", "Communication/c9", clock.now, "please refill my lisinopril"))
+    Notifier(store, NotifySettings(smtp_host="127.0.0.1", smtp_port=port), clock).deliver_due()
+    [mail] = inbox.messages
+    assert mail["To"] == "q@example.net" and "call 911" in mail.get_payload() and words not in mail.get_payload()
+    [(headers, body)] = handler.received
+    assert headers["content-type"] == "application/fhir+json" and b'"resourceType": "Communication"' in body
+    # Four business hours for a routine refill: Monday is Columbus Day, so Tuesday 08:00-12:00.
+    assert b"Monday 12 October" not in body and b"Tuesday 13 October at 12:00" in body

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from careroute import escalation as escalation_rules
+from careroute.acknowledge import Acknowledgements
 from careroute.calendar import CalendarSpec
 from careroute.escalation import EscalationPolicy, EscalationSpec
 from careroute.metrics import MetricTargets
@@ -122,6 +123,8 @@ class RulePack(Strict):
     calendar: CalendarSpec = CalendarSpec()
     sla: SlaSpec = SlaSpec()
     escalation: EscalationSpec = EscalationSpec()
+    #: What the patient hears back, per channel.
+    acknowledgements: Acknowledgements = Acknowledgements()
     #: Targets the scoreboard shows each metric against.
     metrics: MetricTargets = MetricTargets()
     #: Who is paged, in order: a page not acknowledged moves to the next entry (staff ids or escalation roles).
