@@ -1,6 +1,6 @@
 """What the patient hears back: on their channel, with a reply-by time, never echoing their words."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +11,7 @@ from careroute.model import Classification, InboundItem, Patient
 
 NY = ZoneInfo("America/New_York")
 AT = datetime(2026, 10, 9, 18, 30, tzinfo=timezone(timedelta(hours=-4)))  # Friday evening
-REPLY_BY = datetime(2026, 10, 13, 12, 0, tzinfo=timezone.utc)  # Tuesday 08:00 in New York
+REPLY_BY = datetime(2026, 10, 13, 12, 0, tzinfo=UTC)  # Tuesday 08:00 in New York
 SECRET = "my chest hurts and I feel faint"
 SPEC = Acknowledgements(
     practice="Sweetgum Family Medicine",
