@@ -13,6 +13,10 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
@@ -24,16 +28,16 @@ run: $(VENV)/.installed
 	$(BIN)/careroute serve --host $(HOST) --port $(PORT)
 
 ## Install what the tests need and run them (SQLite, and PostgreSQL when one answers).
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 ## Lint and type-check, as CI does.
-check: $(VENV)/.installed
+check: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/intake.py
+bench: $(VENV)/.installed-test
+	for b in intake classify dedup assignment escalation metrics pages; do $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
