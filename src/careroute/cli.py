@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -345,6 +345,32 @@ def _reroute_examples(settings: Settings) -> list[tuple[str, str]]:
     ]
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from careroute import audit
+    from careroute.store.repository import Store
+
+    store = Store.from_url(_settings(args).database_url)
+    _require_migrated(store)
+    checked = 0
+    breaks = []
+    with store.read() as conn:
+
+        def counted() -> Iterator[dict[str, Any]]:
+            nonlocal checked
+            for row in store.events_in_order(conn):
+                checked += 1
+                yield row
+
+        breaks = list(audit.verify(counted()))
+    for b in breaks:
+        print(f"event {b.event_id}: {b.problem}")
+    if breaks:
+        print(f"careroute: the event log is NOT intact: {len(breaks)} problem(s) in {checked} events", file=sys.stderr)
+        return 1
+    print(f"the event log is intact: {checked} events, each chained to the one before")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careroute", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -407,6 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="learned_model.json", metavar="MODEL.json")
     p.add_argument("--db", help="database URL or SQLite path, with --from-reroutes")
     p.set_defaults(func=cmd_learn)
+
+    p = sub.add_parser("audit", help="the tamper-evident event log")
+    audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    a = audit_sub.add_parser("verify", help="check every event's hash chain; name any edited, deleted or moved row")
+    a.add_argument("--db", help="database URL or SQLite path (default: $CAREROUTE_DATABASE_URL)")
+    a.set_defaults(func=cmd_audit_verify)
 
     p = sub.add_parser("rules", help="rule packs")
     rules_sub = p.add_subparsers(dest="rules_command", required=True, metavar="ACTION")

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, and_, bindparam, case, func, insert, select, update
 
+from careroute import audit
 from careroute.metrics import TaskFacts
 from careroute.model import Event, InboundItem, Patient, QueueSummary, Staff, Task
 from careroute.store.engine import make_engine
@@ -43,6 +44,7 @@ _FIND_ITEM = select(items).where(
 _INSERT_TASK = insert(tasks).returning(tasks.c.id)
 _INSERT_ITEM = insert(items).returning(items.c.id)
 _INSERT_EVENT = insert(events)
+_LAST_HASH = select(events.c.hash).order_by(events.c.id.desc()).limit(1)
 _INSERT_KEY = insert(patient_keys)
 _INSERT_FACTS = insert(task_facts)
 KEY_SLOTS = 6
@@ -199,8 +201,25 @@ class Store:
         return int(conn.execute(_INSERT_ITEM, dict(values)).scalar_one())
 
     def append_events(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
-            conn.execute(_INSERT_EVENT, list(rows))
+        """Append events to the log, each chained to the one before (the caller holds the write lock)."""
+        if not rows:
+            return
+        self.lock_assignment(conn)  # the chain needs one writer at a time (re-entrant within a transaction)
+        last = conn.execute(_LAST_HASH).scalar()
+        chained = [dict(r) for r in rows]
+        audit.chain(last or audit.GENESIS, chained)
+        conn.execute(_INSERT_EVENT, chained)
+
+    def events_in_order(self, conn: Connection, batch: int = 10_000) -> Iterator[dict[str, Any]]:
+        """The whole log in id order, as plain rows (for `careroute audit verify`)."""
+        after = 0
+        while True:
+            rows = list(conn.execute(select(events).where(events.c.id > after).order_by(events.c.id).limit(batch)))
+            if not rows:
+                return
+            for r in rows:
+                yield dict(r._mapping)
+            after = rows[-1].id
 
     def add_patient_keys(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:

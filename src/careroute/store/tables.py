@@ -143,6 +143,9 @@ events = Table(
     Column("reason", Text, nullable=True),
     Column("data", JSONType, nullable=False),
     Column("pack_version", String(32), nullable=True),
+    #: The tamper-evident chain (careroute.audit): this event's hash and the one before it.
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
     Index(None, "task_id", "id"),
     Index(None, "kind", "at"),
 )

@@ -1,0 +1,70 @@
+"""The event log is tamper-evident: `careroute audit verify` names an edited, a deleted and a moved row."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from sqlalchemy import delete, select, update
+
+from careroute.dispatcher import Dispatcher
+from careroute.store.repository import Store
+from careroute.store.tables import events
+from tests.conftest import make_item
+
+
+def verify(db_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "careroute.cli", "audit", "verify", "--db", db_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def some_history(dispatcher: Dispatcher) -> None:
+    for i in range(3):
+        task_id = dispatcher.intake(make_item(f"portal-{i}")).task_id
+        dispatcher.claim(task_id, actor="luis")
+        dispatcher.resolve(task_id, actor="luis")
+
+
+def test_an_untouched_log_verifies(dispatcher: Dispatcher, db_url: str) -> None:
+    some_history(dispatcher)
+    run = verify(db_url)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "the event log is intact" in run.stdout
+
+
+def test_an_edited_event_is_named(dispatcher: Dispatcher, store: Store, db_url: str) -> None:
+    some_history(dispatcher)
+    with store.write() as conn:
+        victim = conn.execute(select(events.c.id).where(events.c.kind == "resolved").limit(1)).scalar_one()
+        conn.execute(update(events).where(events.c.id == victim).values(actor="someone_else"))
+    run = verify(db_url)
+    assert run.returncode == 1
+    assert f"event {victim}: its content does not match its hash: the event was edited" in run.stdout
+
+
+def test_a_deleted_event_is_named_by_the_one_after_it(dispatcher: Dispatcher, store: Store, db_url: str) -> None:
+    some_history(dispatcher)
+    with store.write() as conn:
+        ids = [r.id for r in conn.execute(select(events.c.id).order_by(events.c.id))]
+        conn.execute(delete(events).where(events.c.id == ids[5]))
+    run = verify(db_url)
+    assert run.returncode == 1
+    assert f"event {ids[6]}: does not follow the event before it" in run.stdout
+
+
+def test_moved_events_are_named(dispatcher: Dispatcher, store: Store, db_url: str) -> None:
+    some_history(dispatcher)
+    with store.write() as conn:
+        ids = [r.id for r in conn.execute(select(events.c.id).order_by(events.c.id))]
+        a, b = ids[3], ids[4]
+        # Swap two events' places in the log (their ids), keeping each one's content and hashes.
+        conn.execute(update(events).where(events.c.id == a).values(id=-1))
+        conn.execute(update(events).where(events.c.id == b).values(id=a))
+        conn.execute(update(events).where(events.c.id == -1).values(id=b))
+    run = verify(db_url)
+    assert run.returncode == 1
+    assert f"event {a}: does not follow" in run.stdout
