@@ -371,6 +371,44 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from careroute.store.backup import BackupError, backup
+
+    try:
+        print(backup(_settings(args).database_url, Path(args.target)))
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from careroute.store.backup import BackupError, restore
+
+    if not args.yes:
+        raise CliError("restore replaces the database: stop the service, then run again with --yes")
+    try:
+        print(restore(_settings(args).database_url, Path(args.source)))
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from careroute.store.backup import purge_content
+    from careroute.store.repository import Store
+
+    if args.older_than_days < 1:
+        raise CliError("--older-than-days must be 1 or more")
+    store = Store.from_url(_settings(args).database_url)
+    _require_migrated(store)
+    cutoff = datetime.now(UTC) - timedelta(days=args.older_than_days)
+    n = purge_content(store, cutoff)
+    print(f"message content and patient fields removed from {n} items of tasks resolved before {cutoff:%Y-%m-%d}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careroute", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -433,6 +471,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="learned_model.json", metavar="MODEL.json")
     p.add_argument("--db", help="database URL or SQLite path, with --from-reroutes")
     p.set_defaults(func=cmd_learn)
+
+    p = sub.add_parser("backup", help="a consistent online backup of the database")
+    p.add_argument("target", metavar="FILE")
+    p.add_argument("--db", help="database URL or SQLite path (default: $CAREROUTE_DATABASE_URL)")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="put a backup back (stop the service first)")
+    p.add_argument("source", metavar="FILE")
+    p.add_argument("--db", help="database URL or SQLite path (default: $CAREROUTE_DATABASE_URL)")
+    p.add_argument("--yes", action="store_true", help="yes, replace the database")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("purge", help="retention: remove message content of tasks resolved long ago")
+    p.add_argument("--older-than-days", type=int, required=True)
+    p.add_argument("--db", help="database URL or SQLite path (default: $CAREROUTE_DATABASE_URL)")
+    p.set_defaults(func=cmd_purge)
 
     p = sub.add_parser("audit", help="the tamper-evident event log")
     audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
