@@ -409,6 +409,21 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_access(args: argparse.Namespace) -> int:
+    from careroute.store.repository import Store
+
+    if (args.task is None) == (args.mrn is None):
+        raise CliError("name a task (--task ID) or a patient (--mrn MRN)")
+    store = Store.from_url(_settings(args).database_url)
+    _require_migrated(store)
+    with store.read() as conn:
+        rows = store.who_viewed(conn, task_id=args.task, mrn=args.mrn)
+    for r in rows:
+        print(f"{r.at.isoformat()}  {r.actor:<16} task {r.task_id}  from {r.source or '?'}")
+    print(f"{len(rows)} read(s)", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careroute", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -493,6 +508,11 @@ def build_parser() -> argparse.ArgumentParser:
     a = audit_sub.add_parser("verify", help="check every event's hash chain; name any edited, deleted or moved row")
     a.add_argument("--db", help="database URL or SQLite path (default: $CAREROUTE_DATABASE_URL)")
     a.set_defaults(func=cmd_audit_verify)
+    a = audit_sub.add_parser("access", help="who read a task's content, or any task of one patient")
+    a.add_argument("--task", type=int)
+    a.add_argument("--mrn")
+    a.add_argument("--db", help="database URL or SQLite path (default: $CAREROUTE_DATABASE_URL)")
+    a.set_defaults(func=cmd_audit_access)
 
     p = sub.add_parser("rules", help="rule packs")
     rules_sub = p.add_subparsers(dest="rules_command", required=True, metavar="ACTION")

@@ -156,3 +156,18 @@ def test_a_forged_cursor_is_a_400(http: httpx.Client) -> None:
 def test_openapi_and_health(http: httpx.Client) -> None:
     assert "/v1/items" in http.get("/openapi.json").json()["paths"]
     assert http.get("/healthz").json()["status"] == "ok"
+
+
+def test_hold_release_acknowledge_due_times_and_the_outbox_over_http(http: httpx.Client) -> None:
+    task_id = http.post("/v1/items", json=item()).json()["task_id"]
+    detail = http.get(f"/v1/tasks/{task_id}").json()
+    clocks = {d["clock"]: d for d in detail["due"]}
+    assert clocks["claim"]["due_at"] is not None and clocks["claim"]["breached"] is False
+    r = http.post(f"/v1/tasks/{task_id}/hold", json={"actor": "luis", "reason": "waiting on the pharmacy"})
+    assert r.status_code == 200 and r.json()["on_hold"] is True
+    assert {d["clock"]: d for d in http.get(f"/v1/tasks/{task_id}").json()["due"]}["claim"]["paused"] is True
+    assert http.post(f"/v1/tasks/{task_id}/hold", json={"actor": "luis", "reason": "again"}).status_code == 409
+    assert http.post(f"/v1/tasks/{task_id}/release", json={"actor": "luis"}).json()["on_hold"] is False
+    acked = http.post(f"/v1/tasks/{task_id}/acknowledge", json={"actor": "rhea"}).json()
+    assert acked["acknowledged_at"] is not None
+    assert http.get("/v1/notifications").json() == {"notifications": []}

@@ -68,3 +68,29 @@ def test_moved_events_are_named(dispatcher: Dispatcher, store: Store, db_url: st
     run = verify(db_url)
     assert run.returncode == 1
     assert f"event {a}: does not follow" in run.stdout
+
+
+def test_who_read_a_patients_messages_answers_in_one_query(dispatcher: Dispatcher, db_url: str) -> None:
+    import httpx
+
+    from careroute.api import create_app
+    from tests.conftest import LiveServer
+
+    task_id = dispatcher.intake(make_item("portal-read")).task_id
+    other = dispatcher.intake(make_item("portal-other")).task_id
+    with LiveServer(create_app(dispatcher)) as server:
+        httpx.get(f"{server.url}/v1/tasks/{task_id}", headers={"x-careroute-user": "rhea"})
+        httpx.get(f"{server.url}/v1/tasks/{other}", headers={"x-careroute-user": "omar"})
+        httpx.get(f"{server.url}/v1/metrics.csv", headers={"x-careroute-user": "pam"})
+    mrn = make_item("portal-read").patient.mrn
+    run = subprocess.run(
+        [sys.executable, "-m", "careroute.cli", "audit", "access", "--mrn", str(mrn), "--db", db_url],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "rhea" in run.stdout and f"task {task_id}" in run.stdout and "omar" not in run.stdout
+    with Store.from_url(db_url).read() as conn:
+        from careroute.store.tables import access_log
+
+        exports = list(conn.execute(select(access_log).where(access_log.c.action == "export")))
+    assert [e.actor for e in exports] == ["pam"] and "metrics.csv" in exports[0].what

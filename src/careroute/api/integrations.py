@@ -169,6 +169,7 @@ def mount_integrations(app: FastAPI, dispatcher: Dispatcher, sources: Sources) -
         return JSONResponse(outcome, status_code=200, media_type="application/fhir+json")
 
     app.add_api_route("/fhir/r4", fhir_intake, methods=["POST"], tags=["integrations"], summary="FHIR R4 intake")
+
     async def fhir_typed(resource_type: str, request: Request) -> Response:
         # The resource type in the path is informative: the body's own resourceType is what is read.
         return await fhir_intake(request)

@@ -23,6 +23,7 @@ from careroute.store.engine import make_engine
 from careroute.store.migrate import upgrade
 from careroute.store.tables import (
     UTCDateTime,
+    access_log,
     events,
     items,
     notifications,
@@ -541,6 +542,35 @@ class Store:
         """The summary rows of tasks created in [start, end), read off the created_at index."""
         query = select(task_facts).where(task_facts.c.created_at >= start, task_facts.c.created_at < end)
         return [facts_from_row(r) for r in conn.execute(query)]
+
+    # -- access audit ----------------------------------------------------------
+
+    def record_access(
+        self,
+        actor: str,
+        action: str,
+        at: datetime,
+        *,
+        task_id: int | None = None,
+        what: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        with self.write() as conn:
+            conn.execute(
+                insert(access_log).values(
+                    at=at, actor=actor[:64], action=action, task_id=task_id, what=what, source=(source or "")[:64]
+                )
+            )
+
+    def who_viewed(self, conn: Connection, *, task_id: int | None = None, mrn: str | None = None) -> list[Row[Any]]:
+        """Every read of a task's content, or of any task of one patient (by MRN), oldest first."""
+        query = select(access_log).where(access_log.c.action == "read_task").order_by(access_log.c.at)
+        if task_id is not None:
+            query = query.where(access_log.c.task_id == task_id)
+        if mrn is not None:
+            of_patient = select(items.c.task_id).where(items.c.patient["mrn"].as_string() == mrn)
+            query = query.where(access_log.c.task_id.in_(of_patient))
+        return list(conn.execute(query))
 
     def lock_assignment(self, conn: Connection) -> None:
         """Serialise changes to who holds what across app instances.

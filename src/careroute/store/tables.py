@@ -211,6 +211,23 @@ task_facts = Table(
     Index(None, "route_rule", "created_at"),
 )
 
+#: Who read what: every read of a task's content (API or page) and every export. Kept apart from the
+#: task events so that reading never changes a task, and so "who viewed this patient's messages" is
+#: one indexed query (join to items by task).
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),  # read_task | export
+    Column("task_id", Integer, nullable=True),
+    Column("what", String(200), nullable=True),  # the export or page, never content
+    Column("source", String(64), nullable=True),  # client address
+    Index(None, "task_id", "at"),
+    Index(None, "actor", "at"),
+)
+
 rule_packs = Table(
     "rule_packs",
     metadata,

@@ -20,6 +20,21 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
 
     op.create_table(
+        "access_log",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("task_id", sa.Integer(), nullable=True),
+        sa.Column("what", sa.String(length=200), nullable=True),
+        sa.Column("source", sa.String(length=64), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_access_log")),
+    )
+    with op.batch_alter_table("access_log", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_access_log_actor_at"), ["actor", "at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_access_log_task_id_at"), ["task_id", "at"], unique=False)
+
+    op.create_table(
         "rule_packs",
         sa.Column("version", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -254,3 +269,8 @@ def downgrade() -> None:
     op.drop_table("tasks")
     op.drop_table("staff")
     op.drop_table("rule_packs")
+    with op.batch_alter_table("access_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_access_log_task_id_at"))
+        batch_op.drop_index(batch_op.f("ix_access_log_actor_at"))
+
+    op.drop_table("access_log")
