@@ -47,6 +47,7 @@ NUMERIC_CONTEXTS: tuple[str, ...] = (
     "pressure_symptom_words",
     "overdose_verbs",
     "pill_words",
+    "respiratory_rate_words",
 )
 
 
@@ -59,6 +60,8 @@ class Trigger:
     window: int
     stop_at_comma: bool
     through_terminators: bool = False
+    #: Also applies when the trigger sits inside the mention ("lips a little puffy").
+    inside: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,7 @@ def compile_rules(rules: ClassifierRules) -> CompiledRules:
                 int(group["window"]),
                 bool(group.get("stop_at_comma")),
                 bool(group.get("through_terminators")),
+                bool(group.get("inside")),
             )
         )
         raw.extend(_phrases(TRIGGER, i, group["phrases"]))

@@ -1,8 +1,8 @@
 """ConText (Harkema, Dowling, Thornblade, Chapman 2009), the NegEx family, written for messages.
 
 Given where trigger terms, pseudo-triggers and terminators were found, ``ContextIndex.reading``
-says how one danger-sign mention is to be read: present, negated, historical, hypothetical, about
-someone or something else, and whether it came with doubt.
+says how one danger-sign mention is to be read: present, negated, historical (long ago), resolved
+(over now), hypothetical, about someone or something else, and whether it came with doubt.
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ from .normalise import ReadText
 from .phrases import Hit
 
 #: Readings that mean the sign is not (or not now, or not the patient's) present.
-NOT_PRESENT = ("negated", "other_person", "historical", "hypothetical")
+NOT_PRESENT = ("negated", "other_person", "historical", "resolved", "hypothetical")
+#: A four-digit year right next to a sign dates it ("stroke 2021", "2019 heart attack").
+_YEAR_BEFORE, _YEAR_AFTER = 2, 2
+_FIRST_YEAR = 1900
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +53,16 @@ class _Found:
 class ContextIndex:
     """The triggers of one message, ready to be asked about any span of it."""
 
-    def __init__(self, read: ReadText, hits: Sequence[Hit[Payload]], compiled: CompiledRules) -> None:
+    def __init__(
+        self, read: ReadText, hits: Sequence[Hit[Payload]], compiled: CompiledRules, year: int | None = None
+    ) -> None:
         self._read = read
+        # Years before the one the item was received in, by word index: "stroke 2021" is history.
+        self._past_years: list[int] = []
+        if year is not None:
+            for i, word in enumerate(read.words):
+                if len(word) == 4 and word.isdigit() and _FIRST_YEAR <= int(word) < year:
+                    self._past_years.append(i)
         self._triggers = compiled.triggers
         found: list[_Found] = []
         pseudo: list[tuple[int, int]] = []
@@ -74,11 +85,12 @@ class ContextIndex:
         found = [
             f for f in found if not any(a <= f.start and f.end <= b and (f.end - f.start) < (b - a) for a, b in pseudo)
         ]
-        # Overlapping triggers: the longest wins ("not sure if" is doubt, not a negation).
+        # Overlapping triggers: the longest wins ("not sure if" is doubt, not a negation). The
+        # same words in two groups ("last month" reaching back and forward) are both kept.
         found.sort(key=lambda f: (-(f.end - f.start), f.start))
         kept: list[_Found] = []
         for f in found:
-            if all(f.end <= k.start or f.start >= k.end for k in kept):
+            if all(f.end <= k.start or f.start >= k.end or (f.start, f.end) == (k.start, k.end) for k in kept):
                 kept.append(f)
         self._found = kept
         self.may_negate = any(compiled.triggers[f.group].category == "negated" for f in kept)
@@ -92,12 +104,12 @@ class ContextIndex:
         sentence = read.sentence[start]
         nearest: dict[str, tuple[int, _Found]] = {}
         for f in self._found:
-            if f.start < end and start < f.end:
+            trigger = self._triggers[f.group]
+            if f.start < end and start < f.end and not trigger.inside:
                 continue  # a trigger inside the mention is part of it ("no puedo respirar")
             if read.sentence[f.start] != sentence:
                 continue
-            trigger = self._triggers[f.group]
-            distance = self._reach(trigger, f, start, end)
+            distance = 0 if f.start < end and start < f.end else self._reach(trigger, f, start, end)
             if distance is None:
                 continue
             best = nearest.get(trigger.category)
@@ -113,7 +125,7 @@ class ContextIndex:
         for category in ("negated", "other_person"):
             if category in nearest:
                 return Reading(category, uncertain, quoted(category))
-        for category in ("historical", "hypothetical"):
+        for category in ("historical", "resolved", "hypothetical"):
             if category not in nearest:
                 continue
             if "recurrent" in nearest:
@@ -121,6 +133,10 @@ class ContextIndex:
             if "current" in nearest and nearest["current"][0] <= nearest[category][0]:
                 continue
             return Reading(category, uncertain, quoted(category))
+        if "current" not in nearest:
+            for i in self._past_years:
+                if read.sentence[i] == sentence and start - _YEAR_BEFORE <= i < end + _YEAR_AFTER:
+                    return Reading("historical", uncertain, read.quote(i, i + 1))
         return Reading(None, uncertain, doubt)
 
     def _reach(self, trigger: Trigger, f: _Found, start: int, end: int) -> int | None:

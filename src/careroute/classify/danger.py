@@ -6,7 +6,7 @@ Every mention found is read through ConText; the caller decides what counts.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .compiled import DANGER, ESCALATOR, NUMERIC_CONTEXT, NUMERIC_CONTEXTS, CompiledRules, Payload
 from .context import ContextIndex, Reading
@@ -98,6 +98,8 @@ class DangerFinding:
     end: int
     reading: Reading
     detail: str = ""  # a measured value, e.g. "temperature 103.5"
+    #: Over now, but a sign whose passing does not make it safe: counted, with doubt.
+    resolved: bool = False
 
 
 def find_danger(
@@ -120,6 +122,14 @@ def find_danger(
         rule = rules.danger[index]
         findings.append(DangerFinding(rule.id, rule.urgency, hit.start, hit.end, context.reading(hit.start, hit.end)))
     findings.extend(_measured(read, hits, context, compiled))
+    # A TIA that went away, a faint that is over: still urgent, never dropped as history.
+    still_urgent = {r.id for r in rules.danger if r.resolved_urgent}
+    findings = [
+        DangerFinding(f.rule_id, f.urgency, f.start, f.end, Reading(None, True, f.reading.trigger), f.detail, True)
+        if f.reading.category == "resolved" and f.rule_id in still_urgent
+        else f
+        for f in findings
+    ]
     # Weak signs (min_matches > 1) count only when enough of them are present together.
     needed = {r.id: r.min_matches for r in rules.danger if r.min_matches > 1}
     if needed:
@@ -138,7 +148,7 @@ def find_danger(
             escalated.setdefault(rules.danger[index].id, read.quote(hit.start, hit.end))
     if escalated:
         findings = [
-            DangerFinding(f.rule_id, "emergent", f.start, f.end, f.reading, f"with {escalated[f.rule_id]!r}")
+            replace(f, urgency="emergent", detail=f"with {escalated[f.rule_id]!r}")
             if f.rule_id in escalated and f.urgency == "urgent"
             else f
             for f in findings
@@ -205,6 +215,12 @@ def _measured(
         ):
             add("danger.overdose", "emergent", i, i + 1, f"took {word} at once")
             continue
+        oxygen = _near(contexts, "oxygen_words", i, 4, 1)
+        if oxygen is not None and 50 <= value <= 100 and unit in ("percent", "", "on", "sat", "ra"):
+            # "sat dropped to 84 percent on room air": a percentage is what oxygen is read in.
+            if value < limits["oxygen_low"]:
+                add("danger.low_oxygen", "emergent", min(oxygen, i), i + 1, f"oxygen {word}%")
+            continue
         if unit in _NOT_A_READING:
             continue
         if i + 2 < n and words[i + 1] in _OVER and words[i + 2][:1].isdigit():
@@ -234,10 +250,22 @@ def _measured(
             elif value <= limits["glucose_low"] or value >= limits["glucose_high"]:
                 add("danger.glucose", "urgent", start, i + 1, f"blood sugar {word}")
             continue
-        oxygen = _near(contexts, "oxygen_words", i, 4, 1)
+        # The top number alone ("pressure was 190", "la presión en ciento noventa") is enough to call.
+        if (
+            limits["systolic_high"] <= value <= 300
+            and _near(contexts, "pressure_words", i, 4, 0) is not None
+            and (i + 1 >= n or words[i + 1] not in _OVER)
+        ):
+            _pressure(value, 0, i, i + 1, limits, add, "pressure_symptom_words" in contexts)
+            continue
         if oxygen is not None and 50 <= value <= 100:
             if value < limits["oxygen_low"]:
                 add("danger.low_oxygen", "emergent", min(oxygen, i), i + 1, f"oxygen {word}%")
+            continue
+        breaths = _near(contexts, "respiratory_rate_words", i, 4, 1)
+        if breaths is not None and 8 <= value <= 80:
+            if value >= limits["respiratory_rate_high"]:
+                add("danger.fast_breathing", "urgent", min(breaths, i), i + 1, f"breathing rate {word}")
             continue
         rate = _near(contexts, "heart_rate_words", i, 4, 0)
         if rate is not None and 20 <= value <= 250 and value >= limits["heart_rate_high"]:
@@ -293,7 +321,7 @@ def _pressure(
     add: _Add,
     with_symptoms: bool,
 ) -> None:
-    reading = f"blood pressure {systolic:g}/{diastolic:g}"
+    reading = f"blood pressure {systolic:g}/{diastolic:g}" if diastolic else f"blood pressure {systolic:g} systolic"
     if systolic >= limits["systolic_high"] or diastolic >= limits["diastolic_high"]:
         # With headache, vision change, chest pain or neurological signs it is a hypertensive emergency.
         if with_symptoms:

@@ -25,8 +25,7 @@ TIE_ORDER: tuple[str, ...] = (
     "clinical_urgent",
     "other",
 )
-_REPEAT = 0.25  # a rule's second and third matches add this share of its weight
-_MAX_REPEATS = 2
+_REPEAT = 0.25  # a rule's further matches (up to its ``repeats``) add this share of its weight
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +73,7 @@ def score_requests(
         if negated:
             continue
         seen = counts.get(index, 0)
-        if seen > _MAX_REPEATS:
+        if seen > rule.repeats:
             continue
         counts[index] = seen + 1
         out.scores[rule.tag] = out.scores.get(rule.tag, 0.0) + rule.weight * (1.0 if seen == 0 else _REPEAT)

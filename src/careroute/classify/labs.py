@@ -53,34 +53,56 @@ def _value(raw: object) -> float | None:
     return float(match.group(1)) if match else None
 
 
-_Prepared = tuple[tuple[Mapping[str, Any], tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]], ...]
-_PREPARED: dict[int, tuple[Sequence[Mapping[str, Any]], _Prepared]] = {}
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """The critical-value table prepared once per rules object: names split into words and
+    indexed by every word they contain, and the analyte found for each test name seen so far."""
+
+    source: Sequence[Mapping[str, Any]]
+    by_word: Mapping[str, tuple[tuple[int, frozenset[str]], ...]]
+    not_if: tuple[tuple[tuple[str, ...], ...], ...]
+    found: dict[tuple[str, ...], Mapping[str, Any] | None]
 
 
-def _prepared(table: Sequence[Mapping[str, Any]]) -> _Prepared:
-    """The table with its names split into words, once per table (rules are built once)."""
-    cached = _PREPARED.get(id(table))
-    if cached is None or cached[0] is not table:
-        prepared = tuple(
-            (entry, tuple(_words(n) for n in entry["names"]), tuple(_words(x) for x in entry.get("not_if", ())))
-            for entry in table
-        )
-        cached = _PREPARED[id(table)] = (table, prepared)
-    return cached[1]
+_TABLES: dict[int, _Table] = {}
 
 
-def _analyte(test_words: tuple[str, ...], table: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The table entry whose name appears in the test name (longest name wins), unless excluded."""
-    best: Mapping[str, Any] | None = None
-    best_len = 0
+def _table(source: Sequence[Mapping[str, Any]]) -> _Table:
+    cached = _TABLES.get(id(source))
+    if cached is None or cached.source is not source:
+        by_word: dict[str, list[tuple[int, frozenset[str]]]] = {}
+        for index, entry in enumerate(source):
+            for name in entry["names"]:
+                words = frozenset(_words(name))
+                for word in words:
+                    by_word.setdefault(word, []).append((index, words))
+        not_if = tuple(tuple(_words(x) for x in entry.get("not_if", ())) for entry in source)
+        cached = _TABLES[id(source)] = _Table(source, {k: tuple(v) for k, v in by_word.items()}, not_if, {})
+    return cached
+
+
+def _analyte(test_words: tuple[str, ...], source: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The table entry whose name is in the test name (longest name wins, then table order),
+    unless the test name says it is another test ("urine potassium").
+
+    A name's words may come in any order and be split by commas or brackets: "Bilirubin, Total
+    (Neonatal)" names the neonatal bilirubin, "Glucose, Plasma" the glucose.
+    """
+    table = _table(source)
+    if test_words in table.found:
+        return table.found[test_words]
     present = set(test_words)
-    for entry, names, not_if in _prepared(table):
-        if any(_contains(test_words, x) for x in not_if):
-            continue
-        for name_words in names:
-            if len(name_words) > best_len and name_words[0] in present and _contains(test_words, name_words):
-                best, best_len = entry, len(name_words)
-    return best
+    best: tuple[int, int] | None = None  # (-name length, entry index): smallest wins
+    for word in present:
+        for index, name in table.by_word.get(word, ()):
+            key = (-len(name), index)
+            excluded = any(_contains(test_words, x) for x in table.not_if[index])
+            if (best is None or key < best) and present.issuperset(name) and not excluded:
+                best = key
+    result = source[best[1]] if best is not None else None
+    if len(table.found) < 50_000:
+        table.found[test_words] = result
+    return result
 
 
 def read_lab(

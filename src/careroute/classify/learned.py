@@ -1,13 +1,16 @@
-"""An optional learned model: TF-IDF (words and word pairs) + logistic regression.
+"""A learned fallback: TF-IDF (words and word pairs) + logistic regression.
 
 Trained with scikit-learn, stored as plain JSON (vocabulary, idf, coefficients), and applied with
-numpy alone, so loading a model reads one file and runs no pickled code. Off unless a rule pack's
-``classifier.model`` names a file; the keyword rules stay first and danger signs are never
-overridden by it.
+numpy alone, so loading a model reads one file and runs no pickled code. The shipped model
+(``model/learned.json``) is trained by ``scripts/train_classifier.py`` from the labelled cases in
+``tests/unit/cases/`` and nothing else; a rule pack's ``classifier.model`` may name another file.
+The keyword rules stay first: the model is consulted only where they are weak, and danger signs
+are never overridden by it.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -15,6 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,11 @@ import numpy as np
 from careroute.model import TAGS
 
 FORMAT = "careroute.learned/1"
+#: The shipped model, package data beside the lexicon.
+SHIPPED = "model/learned.json"
+#: Regularisation of the shipped model: chosen by leave-one-set-out over the labelled sets
+#: (see tests/unit/cases/BLIND_ROUNDS.md); weaker regularisation generalised better there.
+SHIPPED_C = 16.0
 # scikit-learn's default token pattern: words of two or more characters.
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
@@ -104,7 +113,20 @@ class LearnedModel:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode("utf-8")).hexdigest()
+        return _fingerprint(self)
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint(model: LearnedModel) -> str:
+    """Hashing a model serialises all of it: once per model object is enough (models are frozen)."""
+    return hashlib.sha256(json.dumps(model.to_dict(), sort_keys=True).encode("utf-8")).hexdigest()
+
+
+@functools.cache
+def shipped_model() -> LearnedModel:
+    """The model shipped as package data (``scripts/train_classifier.py`` writes it)."""
+    text = resources.files("careroute.classify").joinpath(SHIPPED).read_text(encoding="utf-8")
+    return LearnedModel.from_dict(json.loads(text))
 
 
 def train(examples: Iterable[tuple[str, str]], *, ngram_max: int = 2, c: float = 4.0) -> LearnedModel:
@@ -156,21 +178,33 @@ def learn_from_jsonl(items_path: Path | str, labels_path: Path | str | None, out
     (``external_id``, ``type``) matched to items by ``external_id``. Texts are normalised as
     classify reads them. Errors name the file and line, never a message body.
     """
-    from .rules import default_rules
-
     items = _read_jsonl(Path(items_path))
     labels: dict[str, str] = {}
     if labels_path is not None:
         labels = {str(r.get("external_id")): str(r.get("type")) for r in _read_jsonl(Path(labels_path))}
-    normaliser = default_rules().compiled.normaliser
+    model = train(examples_from_rows(items, labels))
+    model.save(out_path)
+    return model
+
+
+def examples_from_rows(
+    rows: Iterable[Mapping[str, Any]], labels: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """(normalised text, tag) pairs from item rows that carry a ``type`` or are named in ``labels``.
+
+    Texts are normalised exactly as classify reads them, so the model sees "cannot breathe"
+    for "can't breath". Errors name the row, never a message body.
+    """
+    from .rules import lexicon_rules
+
+    normaliser = lexicon_rules().compiled.normaliser
+    labels = labels or {}
     examples: list[tuple[str, str]] = []
-    for number, item in enumerate(items, 1):
+    for number, item in enumerate(rows, 1):
         tag = item.get("type") or labels.get(str(item.get("external_id")))
         if not tag:
             raise ValueError(f"item {number} ({item.get('external_id')}) has no label")
         subject, body = item.get("subject"), str(item.get("body") or "")
         text = f"{subject}\n{body}" if subject else body
         examples.append((normaliser.read(text).joined(), str(tag)))
-    model = train(examples)
-    model.save(out_path)
-    return model
+    return examples

@@ -79,6 +79,8 @@ _EN_TENS = {
     "eighty": 80,
     "ninety": 90,
 }
+# "in the four eighties" is a range of readings said aloud (480s): a plural ten is read as the ten.
+_EN_TENS.update({f"{word[:-1]}ies": value for word, value in _EN_TENS.items() if word.endswith("y")})
 _ES_UNITS = {
     "cero": 0,
     "uno": 1,

@@ -127,12 +127,12 @@ class PhraseMatcher(Generic[P]):
         self._plain: dict[str, dict[int, dict[tuple[str, ...], list[P]]]] = {}
         self._by_word: dict[str, list[int]] = {}
         self._by_prefix: list[tuple[str, int]] = []
-        # For walked phrases: the words one later position must be, so a phrase whose words are
-        # not in the message at all is skipped with one set operation.
-        self._needs: list[frozenset[str] | None] = []
+        # For walked phrases: the words each later exact position must be, so a phrase whose words
+        # are not all in the message is skipped with a few set operations, before any walking.
+        self._needs: list[tuple[frozenset[str], ...]] = []
         for index, (payload, elements) in enumerate(self._phrases):
-            later = [e for e in elements[1:] if isinstance(e, WordSpec) and not e.prefixes]
-            self._needs.append(min((e.words for e in later), key=len) if later else None)
+            later = {e.words for e in elements[1:] if isinstance(e, WordSpec) and not e.prefixes}
+            self._needs.append(tuple(sorted(later, key=len)))
             tuples = _plain_tuples(elements, self._MAX_EXPANSION)
             if tuples is not None:
                 for words in tuples:
@@ -147,12 +147,12 @@ class PhraseMatcher(Generic[P]):
                 self._by_prefix.append((prefix, index))
         # Walked phrases that may start at a word, computed once per distinct word: message
         # vocabulary repeats a lot. Each entry: (words one later position needs, payload, elements).
-        self._cache: dict[str, tuple[tuple[frozenset[str] | None, P, tuple[Element, ...]], ...]] = {}
+        self._cache: dict[str, tuple[tuple[tuple[frozenset[str], ...], P, tuple[Element, ...]], ...]] = {}
 
     def __len__(self) -> int:
         return len(self._phrases)
 
-    def _candidates(self, word: str) -> tuple[tuple[frozenset[str] | None, P, tuple[Element, ...]], ...]:
+    def _candidates(self, word: str) -> tuple[tuple[tuple[frozenset[str], ...], P, tuple[Element, ...]], ...]:
         found = self._cache.get(word)
         if found is None:
             hits = set(self._by_word.get(word, ()))
@@ -181,12 +181,14 @@ class PhraseMatcher(Generic[P]):
                     payloads = table.get(tuple(words[i:end]))
                     if payloads is not None:
                         hits.extend(Hit(payload, i, end) for payload in payloads)
-            for need, payload, elements in candidates(word):
-                if need is not None and need.isdisjoint(present):
-                    continue
-                end_at = _match(elements, 1, words, sentence, i + 1, n, sentence[i])
-                if end_at is not None:
-                    hits.append(Hit(payload, i, end_at))
+            for needs, payload, elements in candidates(word):
+                for need in needs:
+                    if need.isdisjoint(present):
+                        break
+                else:
+                    end_at = _match(elements, 1, words, sentence, i + 1, n, sentence[i])
+                    if end_at is not None:
+                        hits.append(Hit(payload, i, end_at))
         return hits
 
 

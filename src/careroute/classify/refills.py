@@ -35,7 +35,7 @@ def out_of_critical_medicine(
         if any(a < hit.end and hit.start < b for a, b in later):
             continue  # "almost out of", "before I run out": not out yet
         reading = context.reading(hit.start, hit.end)
-        if reading.category in ("negated", "hypothetical", "historical"):
+        if reading.category in ("negated", "hypothetical", "historical", "resolved"):
             continue
         for med in meds:
             if abs(med.start - hit.start) <= _REACH:

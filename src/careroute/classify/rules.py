@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 #: Below this confidence, and with no danger sign, an item goes to the `review` queue.
 #: 0.45 is where one clear request keyword (about 0.6) passes and a tie between two tags fails.
 REVIEW_BELOW_DEFAULT = 0.45
-#: How much a learned model's probability counts against keyword scores where keywords are weak.
+#: How much a learned model's probability counts against keyword scores where keywords are weak
+#: (0 switches the model off).
 MODEL_WEIGHT_DEFAULT = 0.5
 
 _RULE_ID = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
@@ -53,6 +54,9 @@ class DangerRule:
     #: Phrases that, present anywhere in the message, make an urgent sign emergent
     #: (a head injury on a blood thinner, a high fever with a stiff neck).
     emergent_with: tuple[str, ...] = ()
+    #: Still urgent when it is over ("my arm went numb for ten minutes, it went away"): a sign
+    #: whose passing does not make it safe (a TIA, a faint, chest pain) is over-triaged.
+    resolved_urgent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,9 @@ class KeywordRule:
     phrases: tuple[str, ...]
     #: False for words that name a topic even when negated ("I don't have insurance" is billing).
     negatable: bool = True
+    #: How many further matches add a share of the weight. A hint such as a drug name is one
+    #: hint however often it occurs: three medicines named are not three refill requests.
+    repeats: int = 2
 
 
 # ---------------------------------------------------------------- the practice's section
@@ -102,6 +109,7 @@ class DangerRuleIn(_Strict):
     min_matches: int = Field(default=1, ge=1, le=5)
     firm: bool = False
     emergent_with: list[str] = Field(default_factory=list)
+    resolved_urgent: bool = False
 
 
 class ClassifierSection(_Strict):
@@ -169,6 +177,8 @@ class ClassifierRules:
             first = exc.errors()[0]
             raise RulesError(f"{_path(tuple(first['loc']))}: {first['msg']}") from None
         base = default_rules()
+        # The shipped model stays unless the pack names its own.
+        model = base.model
         curated_ids = {r.id for r in base.danger} | {r.id for r in base.keywords}
         seen: set[str] = set(curated_ids)
         groups: tuple[tuple[str, Sequence[KeywordRuleIn | DangerRuleIn]], ...] = (
@@ -196,10 +206,20 @@ class ClassifierRules:
             KeywordRule(r.id, r.tag, r.weight, tuple(r.phrases), r.negatable) for r in section.keywords
         )
         danger = base.danger + tuple(
-            DangerRule(r.id, r.urgency, tuple(r.phrases), r.says, r.min_matches, r.firm, tuple(r.emergent_with))
+            DangerRule(
+                r.id,
+                r.urgency,
+                tuple(r.phrases),
+                r.says,
+                r.min_matches,
+                r.firm,
+                tuple(r.emergent_with),
+                r.resolved_urgent,
+            )
             for r in section.danger
         )
-        model = None
+        if section.model and not load_model:
+            model = None
         if section.model and load_model:
             from .learned import LearnedModel
 
@@ -229,9 +249,10 @@ class ClassifierRules:
         """A content hash of everything that can change a classification (for the pack version)."""
         content = {
             "danger": [
-                [r.id, r.urgency, list(r.phrases), r.min_matches, r.firm, list(r.emergent_with)] for r in self.danger
+                [r.id, r.urgency, list(r.phrases), r.min_matches, r.firm, list(r.emergent_with), r.resolved_urgent]
+                for r in self.danger
             ],
-            "keywords": [[r.id, r.tag, r.weight, list(r.phrases), r.negatable] for r in self.keywords],
+            "keywords": [[r.id, r.tag, r.weight, list(r.phrases), r.negatable, r.repeats] for r in self.keywords],
             "lexicon": self.lexicon,
             "review_below": self.review_below,
             "model_weight": self.model_weight,
@@ -253,7 +274,23 @@ class ClassifierRules:
 
 @functools.cache
 def default_rules() -> ClassifierRules:
-    """The shipped lexicon (English and Spanish) with no practice additions."""
+    """The shipped lexicon (English and Spanish) and the shipped learned fallback, with no practice
+    additions."""
+    from .learned import shipped_model
+
+    danger, keywords, rest = _curated()
+    return ClassifierRules(danger=danger, keywords=keywords, lexicon=rest, model=shipped_model())
+
+
+@functools.cache
+def lexicon_rules() -> ClassifierRules:
+    """The shipped lexicon alone, without the learned model (what the model is trained beside)."""
+    danger, keywords, rest = _curated()
+    return ClassifierRules(danger=danger, keywords=keywords, lexicon=rest)
+
+
+@functools.cache
+def _curated() -> tuple[tuple[DangerRule, ...], tuple[KeywordRule, ...], Mapping[str, Any]]:
     lex = load_lexicon()
     spanish = lex["spanish"]
     danger_es: Mapping[str, list[str]] = spanish.get("danger", {})
@@ -267,6 +304,7 @@ def default_rules() -> ClassifierRules:
             int(r.get("min_matches", 1)),
             bool(r.get("firm", False)),
             tuple(r.get("emergent_with", ())),
+            bool(r.get("resolved_urgent", False)),
         )
         for r in lex["danger"]["rules"]
     ) + tuple(DangerRule(r["id"], r["urgency"], (), r.get("says", "")) for r in lex["danger"].get("measured", ()))
@@ -275,7 +313,8 @@ def default_rules() -> ClassifierRules:
         phrases = tuple(r.get("phrases", ())) + tuple(requests_es.get(r["id"], ()))
         if r.get("lexicon"):
             phrases += tuple(lex["medications"][r["lexicon"]])
-        keywords.append(KeywordRule(r["id"], r["tag"], float(r["weight"]), phrases, bool(r.get("negatable", True))))
+        negatable, repeats = bool(r.get("negatable", True)), int(r.get("repeats", 2))
+        keywords.append(KeywordRule(r["id"], r["tag"], float(r["weight"]), phrases, negatable, repeats))
     for rule_id in list(danger_es) + list(requests_es):
         if rule_id not in {r.id for r in danger} | {r.id for r in keywords}:
             raise RuntimeError(f"spanish.yaml names an unknown rule {rule_id!r}")
@@ -293,4 +332,4 @@ def default_rules() -> ClassifierRules:
         "medications": {k: v for k, v in lex["medications"].items() if k != "drug_names"},
         "channel_priors": lex["requests"].get("channel_priors", {}),
     }
-    return ClassifierRules(danger=danger, keywords=tuple(keywords), lexicon=rest)
+    return danger, tuple(keywords), rest

@@ -1,0 +1,115 @@
+"""Every blind round (tests/unit/cases/blind_round_*.jsonl) together, held to the private set's targets.
+
+Each round was written for a new imagined practice and scored once before the classifier was
+changed for it; those before-fix figures, and the honest estimate of how the classifier
+generalises (the last round's), are in tests/unit/cases/BLIND_ROUNDS.md. This test was written
+after the last fix: it is regression protection, not a measure of generalisation.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from careroute.classify import classify, default_rules
+from careroute.classify.evaluate import Scorecard, evaluate, item_from_mapping
+from careroute.classify.learned import shipped_model
+from careroute.model import TAGS, Classification, InboundItem
+
+CASES = Path(__file__).parent / "cases"
+ROUNDS = sorted(CASES.glob("blind_round_*.jsonl"))
+RULES = default_rules()
+
+
+def _rows() -> list[dict[str, object]]:
+    return [json.loads(line) for path in ROUNDS for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+@pytest.fixture(scope="module")
+def scorecard() -> Scorecard:
+    rows = _rows()
+    results = [(str(row["external_id"]), classify(item_from_mapping(row), RULES)) for row in rows]
+    labels = [{"external_id": r["external_id"], "type": r["type"], "urgency": r["urgency"]} for r in rows]
+    return evaluate(results, labels, RULES)
+
+
+def test_there_are_at_least_three_rounds_of_fresh_items() -> None:
+    assert len(ROUNDS) >= 3
+    rows = _rows()
+    assert len({r["external_id"] for r in rows}) == len(rows)
+    assert {r["type"] for r in rows} == set(TAGS)
+
+
+def test_no_urgent_item_of_any_round_is_missed(scorecard: Scorecard) -> None:
+    assert scorecard.urgent_recall == 1.0, scorecard.urgent_missed
+
+
+def test_the_rounds_together_meet_the_targets(scorecard: Scorecard) -> None:
+    summary = scorecard.as_dict()
+    assert scorecard.type_accuracy >= 0.92, summary
+    assert scorecard.urgency_accuracy >= 0.92, summary
+    assert scorecard.over_triage_rate <= 0.10, summary
+    assert scorecard.review_rate <= 0.08, summary
+
+
+def said(body: str, channel: str = "portal") -> Classification:
+    item = InboundItem(channel, "b-1", datetime.fromisoformat("2027-06-22T10:00:00-05:00"), body)
+    return classify(item, RULES)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "My arm went numb for ten minutes and then it went away.",
+        "He had a seizure and is back to normal.",
+        "Yesterday my arm went numb for ten minutes but it went away completely.",
+        "I passed out in the shower this morning, I'm fine now.",
+    ],
+)
+def test_a_sign_that_passed_but_is_not_safe_is_never_dropped(body: str) -> None:
+    result = said(body)
+    assert result.type == "clinical_urgent", result.reasons
+    assert result.urgency in ("urgent", "emergent"), result.reasons
+
+
+def test_a_passed_emergent_sign_is_over_triaged_to_urgent() -> None:
+    result = said("My arm went numb for ten minutes and then it went away.")
+    assert result.urgency == "urgent", result.reasons
+    assert any("went away" in r for r in result.reasons), result.reasons
+
+
+def test_a_sign_that_is_over_and_not_dangerous_is_not_counted() -> None:
+    assert said("My fever broke last night, can I go back to work tomorrow?").urgency == "routine"
+
+
+def test_a_past_year_next_to_a_sign_is_history() -> None:
+    result = said("Stroke 2021, heart attack 2019. I need a letter for my landlord about a first floor unit.")
+    assert (result.type, result.urgency) == ("records_request", "routine"), result.reasons
+
+
+def test_doubt_lowers_a_lone_sign_but_not_two_signs_together() -> None:
+    assert said("I'm a little short of breath today.").urgency == "urgent"
+    assert said("My calf is swollen and hot and I'm a little short of breath.").urgency == "emergent"
+
+
+def test_a_degree_hedge_inside_a_mention_is_doubt_a_description_hedge_is_not() -> None:
+    assert said("Since the new pill my lips look a little puffy.").urgency == "urgent"
+    assert said("She is breathing really fast and her lips look kind of blue.").urgency == "emergent"
+
+
+def test_an_object_that_fell_out_is_not_a_faint() -> None:
+    assert said("My son's ear tube fell out, do we need to come in?").type == "clinical_question"
+    assert said("Daddy fell out in the yard and is real confused.").urgency == "emergent"
+
+
+def test_the_shipped_model_is_loaded_and_only_decides_when_sure() -> None:
+    model = shipped_model()
+    assert RULES.model is model
+    assert set(model.classes) <= set(TAGS)
+    # No keyword and a model with no idea: the item goes to review, not to a clinician by default.
+    unsure = said("asdf qwerty zxcv")
+    assert unsure.type == "other", unsure.reasons
+    assert any(r.startswith("model:") for r in unsure.reasons)
