@@ -171,3 +171,14 @@ def test_hold_release_acknowledge_due_times_and_the_outbox_over_http(http: httpx
     acked = http.post(f"/v1/tasks/{task_id}/acknowledge", json={"actor": "rhea"}).json()
     assert acked["acknowledged_at"] is not None
     assert http.get("/v1/notifications").json() == {"notifications": []}
+
+
+def test_ids_too_big_to_exist_are_a_422_not_a_database_error(http: httpx.Client) -> None:
+    # Found by schemathesis: a 20-digit id overflowed SQLite's integer and came back as a 500.
+    assert http.get("/v1/tasks/99999999999999999999").status_code == 422
+    assert http.post("/v1/tasks/2147483648/claim", json={"actor": "luis"}).status_code == 422
+    assert http.post("/v1/items/0/unmerge", json={"actor": "luis", "reason": "x"}).status_code == 422
+    import base64
+
+    huge = base64.urlsafe_b64encode(b"t:99999999999999999999").decode().rstrip("=")
+    assert http.get("/v1/tasks", params={"cursor": huge}).status_code == 400

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Query, Request
+from fastapi import Path as FastAPIPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
@@ -111,6 +112,12 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+#: Ids are 32-bit on PostgreSQL: a bigger number cannot name anything, and must not reach the database.
+MAX_ID = 2_147_483_647
+TaskId = Annotated[int, FastAPIPath(ge=1, le=MAX_ID, description="a task id")]
+ItemId = Annotated[int, FastAPIPath(ge=1, le=MAX_ID, description="an item id")]
 
 
 def _dimensions(by: str) -> list[Any]:
@@ -274,7 +281,7 @@ def create_app(
         return request.headers.get("x-careroute-user", "anonymous")[:64]
 
     @app.get("/v1/tasks/{task_id}", tags=["tasks"])
-    def get_task(task_id: int, request: Request) -> dict[str, Any]:
+    def get_task(task_id: TaskId, request: Request) -> dict[str, Any]:
         """The task, its due times, the items merged into it as received, and its full event timeline.
 
         Every read is recorded in the access log (who, when, which task, from where)."""
@@ -291,50 +298,52 @@ def create_app(
         }
 
     @app.post("/v1/tasks/{task_id}/hold", tags=["commands"])
-    def hold(task_id: int, body: HoldBody) -> dict[str, Any]:
+    def hold(task_id: TaskId, body: HoldBody) -> dict[str, Any]:
         """Put the task on hold (waiting on the patient, the payer, a result): business-hours clocks pause."""
         return task_json(dispatcher.hold(task_id, body.reason, body.actor))
 
     @app.post("/v1/tasks/{task_id}/release", tags=["commands"])
-    def release(task_id: int, body: Command) -> dict[str, Any]:
+    def release(task_id: TaskId, body: Command) -> dict[str, Any]:
         """Take the task off hold: its business-hours clocks resume."""
         return task_json(dispatcher.release(task_id, body.actor))
 
     @app.post("/v1/tasks/{task_id}/acknowledge", tags=["commands"])
-    def acknowledge(task_id: int, body: ResolveBody) -> dict[str, Any]:
+    def acknowledge(task_id: TaskId, body: ResolveBody) -> dict[str, Any]:
         """Record that a clinician was told (a critical result or a page); stops the page going further."""
         return task_json(dispatcher.acknowledge(task_id, body.actor, body.reason))
 
     @app.get("/v1/notifications", tags=["alerts"])
-    def list_notifications(task_id: int | None = None, status: str | None = None) -> dict[str, Any]:
+    def list_notifications(
+        task_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None, status: str | None = None
+    ) -> dict[str, Any]:
         """The alert outbox: pending, sent and dead-letter notifications (no message content in them)."""
         with store.read() as conn:
             rows = store.list_notifications(conn, task_id)
         return {"notifications": [notification_json(r) for r in rows if status is None or r.status == status]}
 
     @app.post("/v1/tasks/{task_id}/claim", tags=["commands"])
-    def claim(task_id: int, body: Command) -> dict[str, Any]:
+    def claim(task_id: TaskId, body: Command) -> dict[str, Any]:
         return task_json(dispatcher.claim(task_id, body.actor))
 
     @app.post("/v1/tasks/{task_id}/resolve", tags=["commands"])
-    def resolve(task_id: int, body: ResolveBody) -> dict[str, Any]:
+    def resolve(task_id: TaskId, body: ResolveBody) -> dict[str, Any]:
         return task_json(dispatcher.resolve(task_id, body.actor, body.reason))
 
     @app.post("/v1/tasks/{task_id}/reroute", tags=["commands"])
-    def reroute(task_id: int, body: RerouteBody) -> dict[str, Any]:
+    def reroute(task_id: TaskId, body: RerouteBody) -> dict[str, Any]:
         return task_json(dispatcher.reroute(task_id, body.to_queue, body.reason, body.actor, body.reason_code))
 
     @app.post("/v1/tasks/{task_id}/reopen", tags=["commands"])
-    def reopen(task_id: int, body: ReopenBody) -> dict[str, Any]:
+    def reopen(task_id: TaskId, body: ReopenBody) -> dict[str, Any]:
         return task_json(dispatcher.reopen(task_id, body.actor, body.reason))
 
     @app.post("/v1/items/{item_id}/unmerge", tags=["commands"])
-    def unmerge(item_id: int, body: UnmergeBody) -> dict[str, Any]:
+    def unmerge(item_id: ItemId, body: UnmergeBody) -> dict[str, Any]:
         """Undo a wrong merge: the item becomes its own task again (classified and routed afresh)."""
         return task_json(dispatcher.unmerge(item_id, body.reason, body.actor))
 
     @app.post("/v1/tasks/{task_id}/assign", tags=["commands"])
-    def assign(task_id: int, body: AssignBody) -> dict[str, Any]:
+    def assign(task_id: TaskId, body: AssignBody) -> dict[str, Any]:
         return task_json(dispatcher.assign(task_id, body.staff, body.actor))
 
     # -- queues, staff, health ----------------------------------------------------

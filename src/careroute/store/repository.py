@@ -86,9 +86,10 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, value = raw.partition(":")
-        if prefix != "t":
+        number = int(value)
+        if prefix != "t" or not 0 <= number < 2**31:
             raise ValueError
-        return int(value)
+        return number
     except (ValueError, UnicodeDecodeError):
         raise CursorError("cursor is not one this server handed out") from None
 
