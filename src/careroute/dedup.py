@@ -14,8 +14,9 @@ own `received_at`; nothing here reads the time, a database or a file after impor
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -23,7 +24,16 @@ from importlib import resources
 
 from rapidfuzz import fuzz
 
-from careroute.identity import Identity, extract_identity, fold, identity_keys, match_patient
+from careroute.identity import (
+    Identity,
+    Prefiltered,
+    extract_identity,
+    fold,
+    has_word,
+    identity_keys,
+    match_patient,
+    required_literals,
+)
 from careroute.model import InboundItem, require_aware
 
 # --------------------------------------------------------------------------- lexicons
@@ -32,6 +42,68 @@ from careroute.model import InboundItem, require_aware
 def _words(text: str) -> frozenset[str]:
     """A word list written as one string, for readable tables."""
     return frozenset(text.split())
+
+
+_PREFIX = 5  # characters of a literal's prefix (see _KindTable)
+
+
+class _KindTable:
+    """Named patterns, each run only on texts that hold its required literals (`identity.required_literals`).
+
+    A table's keyword patterns have no literal prefix, so the regex engine tries each of them at every
+    position of the text: a dozen of them cost 0.1-0.2 ms a message. The table's literals are looked up
+    once per text instead, and a pattern runs only when each of its literal groups is there, which a
+    text it matches always satisfies: the kinds found are the ones the patterns alone would find.
+    """
+
+    __slots__ = ("_prefixes", "_rows", "_rows_of")
+
+    def __init__(self, rows: Iterable[tuple[str, re.Pattern[str]]]) -> None:
+        self._rows = tuple((kind, pattern, required_literals(pattern)) for kind, pattern in rows)
+        rows_of: dict[str, set[int]] = {}
+        for i, (_kind, _pattern, needs) in enumerate(self._rows):
+            for group in needs:
+                for literal in (*group.anywhere, *group.hints):
+                    rows_of.setdefault(literal, set()).add(i)
+        self._rows_of = {literal: tuple(sorted(rows)) for literal, rows in rows_of.items()}
+        # Literals by their first characters ("can't lift her arm", "can't move his leg"...): one look
+        # for the prefix rules out the whole family, and a table has a third fewer prefixes than literals.
+        by_prefix: dict[str, list[str]] = {}
+        for literal in sorted(rows_of):
+            by_prefix.setdefault(literal[:_PREFIX], []).append(literal)
+        self._prefixes = tuple(
+            (prefix, prefix in rows_of, tuple(s for s in group if s != prefix)) for prefix, group in by_prefix.items()
+        )
+
+    def _candidates(self, text: str) -> Iterator[tuple[str, re.Pattern[str]]]:
+        present: set[str] = set()
+        for prefix, is_literal, longer in self._prefixes:
+            if prefix in text:
+                if is_literal:
+                    present.add(prefix)
+                for s in longer:
+                    if s in text:
+                        present.add(s)
+        if not present:
+            return
+        # only the patterns one of whose literals is there, in the table's order
+        for i in sorted({i for s in present for i in self._rows_of[s]}):
+            kind, pattern, needs = self._rows[i]
+            for anywhere, whole, hints in needs:
+                if present.isdisjoint(anywhere) and (
+                    present.isdisjoint(hints) or not any(has_word(text, w) for w in whole)
+                ):
+                    break
+            else:
+                yield kind, pattern
+
+    def kinds(self, text: str) -> frozenset[str]:
+        """The kinds whose pattern matches somewhere in `text`."""
+        return frozenset(kind for kind, pattern in self._candidates(text) if pattern.search(text))
+
+    def first(self, text: str) -> str | None:
+        """The first kind, in the table's order, whose pattern matches `text`."""
+        return next((kind for kind, pattern in self._candidates(text) if pattern.search(text)), None)
 
 
 def _phrase(name: str) -> str:
@@ -69,9 +141,13 @@ def _load_medicines() -> tuple[dict[str, str], dict[str, list[str]], dict[str, s
 
 
 _MEDICINES, _MEDICINES_BY_LETTER, _CLASS_WORDS, _CLASSES = _load_medicines()
-_CLASS_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _CLASS_WORDS), key=len, reverse=True)) + r")\b")
+_CLASS_PATTERN = Prefiltered(
+    re.compile(r"\b(" + "|".join(sorted(map(re.escape, _CLASS_WORDS), key=len, reverse=True)) + r")\b")
+)
 _MAX_PHRASE = 4
 _PHRASE_STARTS = frozenset(p.split()[0] for p in _MEDICINES if " " in p)
+# single words that name a medicine by themselves (a generic is never empty, so `get(w) or ...` is a lookup)
+_SINGLE_WORD_MEDICINES = frozenset(p for p, generic in _MEDICINES.items() if generic and " " not in p)
 
 # Words that look like a medicine name to a fuzzy matcher but are ordinary words.
 _NOT_MEDICINES = _words(
@@ -81,7 +157,7 @@ _NOT_MEDICINES = _words(
 )
 
 #: Forms and letters a records request may be about; a request names one kind, usually.
-_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+_FORMS = _KindTable(
     (kind, re.compile(pattern))
     for kind, pattern in (
         ("fmla", r"\bfmla\b|family (?:and )?medical leave|serious health condition"),
@@ -129,7 +205,7 @@ _FORMS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 R_TYPE = "medication_refill"
 _GENERIC_FORMS = frozenset({"letter", "records_copy"})
 
-_SPECIALTIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+_SPECIALTIES = _KindTable(
     (kind, re.compile(pattern))
     for kind, pattern in (
         ("cardiology", r"cardiolog|heart|cardiac"),
@@ -155,7 +231,7 @@ _SPECIALTIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 #: What a clinical message is about, in the patient's words (English and Spanish).
-_CLINICAL_TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+_CLINICAL_TOPICS = _KindTable(
     (kind, re.compile(pattern))
     for kind, pattern in (
         (
@@ -207,7 +283,7 @@ _CLINICAL_TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 
-_BILLING_TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+_BILLING_TOPICS = _KindTable(
     (kind, re.compile(pattern))
     for kind, pattern in (
         ("statement", r"statement|\bbill(?:ed)?\b|invoice|charge"),
@@ -226,7 +302,7 @@ _BILLING_TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 
-_VISIT_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+_VISIT_KINDS = _KindTable(
     (kind, re.compile(pattern))
     for kind, pattern in (
         ("physical", r"physical|annual (?:exam|visit|check)|wellness|check-?up|chequeo|examen anual"),
@@ -242,7 +318,7 @@ _VISIT_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("telehealth", r"telehealth|video visit|virtual"),
     )
 )
-_APPOINTMENT_ACTIONS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+_APPOINTMENT_ACTIONS = _KindTable(
     (kind, re.compile(pattern))
     for kind, pattern in (
         (
@@ -258,51 +334,79 @@ _APPOINTMENT_ACTIONS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("callback", r"returning (?:a|your) call|call(?:ed)? me|missed (?:a|your) call|got a call|left me a message"),
     )
 )
-_WEEKDAYS = re.compile(
-    r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|lunes|martes|miercoles|jueves|viernes"
-    r"|sabado|domingo)s?\b"
+# The patterns below have no literal prefix either: each runs only on texts holding its literals.
+_WEEKDAYS = Prefiltered(
+    re.compile(
+        r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|lunes|martes|miercoles|jueves|viernes"
+        r"|sabado|domingo)s?\b"
+    )
 )
 _WEEKDAY_CANON = {
     "lunes": "monday", "martes": "tuesday", "miercoles": "wednesday", "jueves": "thursday", "viernes": "friday",
     "sabado": "saturday", "domingo": "sunday",
 }  # fmt: skip
-_PROVIDER = re.compile(r"(?=\b(?:dr\.?|doctor|doctora|with|con)\s+([a-z][a-z'-]{2,}))")
+_PROVIDER = Prefiltered(re.compile(r"(?=\b(?:dr\.?|doctor|doctora|with|con)\s+([a-z][a-z'-]{2,}))"))
 _NOT_PROVIDER = _words(
     "the my a an her his your our you me him them it this that someone somebody anyone whoever doctor dr doctora"
 )
-_PHARMACY = re.compile(
-    r"\b(cvs|walgreens|walmart|kroger|publix|rite aid|costco|sam'?s club|target|amazon pharmacy|express scripts"
-    r"|optum|caremark|heb|meijer|safeway|winn-?dixie|harris teeter|food lion|giant|wegmans|hy-?vee"
-    r"|([a-z]+(?: [a-z]+)?) (?:pharmacy|drugs?|apothecary|drug co))\b"
+# `[a-z]++` (possessive): a run of letters followed by a space can never match by giving letters back,
+# so it is not allowed to try, at every word of the text; the matches are those of a plain `[a-z]+`.
+_PHARMACY = Prefiltered(
+    re.compile(
+        r"\b(cvs|walgreens|walmart|kroger|publix|rite aid|costco|sam'?s club|target|amazon pharmacy|express scripts"
+        r"|optum|caremark|heb|meijer|safeway|winn-?dixie|harris teeter|food lion|giant|wegmans|hy-?vee"
+        r"|([a-z]++(?: [a-z]++)?) (?:pharmacy|drugs?|apothecary|drug co))\b"
+    )
 )
-_UNLISTED_MEDICINE = re.compile(
-    r"\b([a-z][a-z-]{3,})\s+(?:(?:hcl|er|xl|sr|xr|dr|la|cr|od|odt)\s+)?\d+(?:\.\d+)?\s*(?:mg|mcg|units?|ml|meq)\b"
+_UNLISTED_MEDICINE = Prefiltered(
+    re.compile(
+        r"\b([a-z][a-z-]{3,})\s+(?:(?:hcl|er|xl|sr|xr|dr|la|cr|od|odt)\s+)?\d+(?:\.\d+)?\s*(?:mg|mcg|units?|ml|meq)\b"
+    )
 )
 _NOT_MEDICINE_BEFORE_STRENGTH = _words(
     "take taking took takes dose doses dosage tablet tablets capsule capsules pill pills from than with only "
     "about daily twice once increased decreased raised lowered changed started stopped extra every each "
     "that this then just also were was have been last first same new old more less over under"
 )
-_STRENGTH = re.compile(r"\b(\d+(?:\.\d+)?)\s*(mg|mcg|g|ml|units?|iu|meq|%)(?![a-z])")
-_REFERENCE_NUMBER = re.compile(
-    r"\b(?:statement|account|acct|claim|invoice|confirmation|reference|ref|case|auth(?:orization)?|rx|order"
-    r"|accession|acc)\b\s*(?:number|no\.?|num|#)?\s*(?:ending in\s*)?[:#]?\s*([a-z]{0,4}[\d][\d\- ]{2,18}\d)"
+# Read as r"\b(\d+(?:\.\d+)?)\s*(mg|...)": the same matches, but written to begin with a digit (the
+# word boundary is checked behind it), which lets the regex engine skip from digit to digit instead of
+# trying the pattern at every position of the text.
+_STRENGTH = re.compile(r"(\d(?<!\w\d)\d*(?:\.\d+)?)\s*(mg|mcg|g|ml|units?|iu|meq|%)(?![a-z])")
+_REFERENCE_NUMBER = Prefiltered(
+    re.compile(
+        r"\b(?:statement|account|acct|claim|invoice|confirmation|reference|ref|case|auth(?:orization)?|rx|order"
+        r"|accession|acc)\b\s*(?:number|no\.?|num|#)?\s*(?:ending in\s*)?[:#]?\s*([a-z]{0,4}[\d][\d\- ]{2,18}\d)"
+    )
 )
 _SPOKEN_DIGITS = {
     "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
     "seven": "7", "eight": "8", "nine": "9", "cero": "0", "uno": "1", "dos": "2", "tres": "3", "cuatro": "4",
     "cinco": "5", "seis": "6", "siete": "7", "ocho": "8", "nueve": "9",
 }  # fmt: skip
-_SPOKEN_REFERENCE = re.compile(
-    r"\b(?:statement|account|claim|invoice|confirmation|reference|case|order)\s+(?:number\s+)?(?:is\s+)?"
-    r"(?:ending in\s+|that ends in\s+)?((?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|uh|um|,)\s*){4,12})"
+_SPOKEN_REFERENCE = Prefiltered(
+    re.compile(
+        r"\b(?:statement|account|claim|invoice|confirmation|reference|case|order)\s+(?:number\s+)?(?:is\s+)?"
+        r"(?:ending in\s+|that ends in\s+)?"
+        r"((?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|uh|um|,)\s*){4,12})"
+    )
 )
-_STATUS = (
-    ("approved", re.compile(r"\bapproved\b|aprobad")),
-    ("denied", re.compile(r"\bdenied\b|\bdenial\b")),
-    ("more_info_requested", re.compile(r"more information|additional information|more info")),
-    ("peer_to_peer", re.compile(r"peer[- ]to[- ]peer")),
-    ("submitted", re.compile(r"\bsubmitted\b|received and|pending")),
+_ACCESSION = Prefiltered(re.compile(r"\b(?:accession|acc)\b\s*[:#]?\s*([a-z0-9][a-z0-9-]{4,})"))
+_LETTER_WORDS = re.compile(r"[a-z]{3,}")
+# What per-word work has found out, kept for the next message: a practice's vocabulary is a few
+# thousand words, read again and again. Plain sets and dicts (C-speed set operations) with a bound.
+_MAX_REMEMBERED = 200_000
+_NOT_NEAR_MEDICINE: set[str] = set()  # words that are no medicine's typo
+_STEMS: dict[str, str] = {}
+_DIGIT = re.compile(r"\d")
+_TOKENS = re.compile(r"[a-z0-9]+")
+_STATUS = _KindTable(
+    (
+        ("approved", re.compile(r"\bapproved\b|aprobad")),
+        ("denied", re.compile(r"\bdenied\b|\bdenial\b")),
+        ("more_info_requested", re.compile(r"more information|additional information|more info")),
+        ("peer_to_peer", re.compile(r"peer[- ]to[- ]peer")),
+        ("submitted", re.compile(r"\bsubmitted\b|received and|pending")),
+    )
 )
 _STOP_WORDS = _words(
     """a about above after again all also am an and any are as at be because been before being below between
@@ -353,32 +457,58 @@ class RequestFacts:
 
 def find_medicines(folded: str) -> frozenset[str]:
     """Generic names of the medicines a text names, brand names and small typos included."""
-    words = re.findall(r"[a-z0-9]+", folded.replace("-", " "))
+    words = _TOKENS.findall(folded)  # a hyphen separates words like a space does
+    single = set(words)
     found: set[str] = set()
-    i = 0
-    while i < len(words):
-        w = words[i]
-        if w in _PHRASE_STARTS:  # longest phrase first: "potassium chloride" before "potassium"
-            for n in range(min(_MAX_PHRASE, len(words) - i), 1, -1):
-                phrase = " ".join(words[i : i + n])
-                if phrase in _MEDICINES:
-                    found.add(_MEDICINES[phrase])
-                    i += n
-                    break
-            else:
-                n = 0
-            if n:
-                continue
-        generic = _MEDICINES.get(w) or (_near_medicine(w) if len(w) >= 6 else None)
-        if generic:
+    if not _PHRASE_STARTS.isdisjoint(single):
+        single = _read_phrases(words, single, found)
+    # Each remaining word alone: a listed name, else (long words) a small typo of one.
+    found.update(map(_MEDICINES.__getitem__, single & _SINGLE_WORD_MEDICINES))
+    # Most words are nobody's typo, and once found out are skipped with one set difference.
+    for w in single - _SINGLE_WORD_MEDICINES - _NOT_NEAR_MEDICINE:
+        if len(w) >= 6 and (generic := _near_medicine(w)):
             found.add(generic)
-        i += 1
+        elif len(_NOT_NEAR_MEDICINE) < _MAX_REMEMBERED:
+            _NOT_NEAR_MEDICINE.add(w)
     if not found:
         # A name the lexicon lacks is still a medicine when a strength follows it ("xyzol 20 mg").
         for m in _UNLISTED_MEDICINE.finditer(folded):
             if m.group(1) not in _NOT_MEDICINE_BEFORE_STRENGTH:
                 found.add(m.group(1))
     return frozenset(found)
+
+
+def _read_phrases(words: list[str], single: set[str], found: set[str]) -> set[str]:
+    """Add the medicines named by phrases ("potassium chloride") to `found`, longest phrase first.
+
+    A phrase consumes the words it spans, which are then not read alone: returns the words that
+    are (`single` itself when no phrase is found, the common case: "one" starts a phrase).
+    """
+    starts = sorted(k for w in single & _PHRASE_STARTS for k in _positions(words, w))
+    kept: list[str] = []
+    i = 0  # the words before i are read
+    for start in starts:
+        if start < i:
+            continue  # inside a phrase already read
+        for n in range(min(_MAX_PHRASE, len(words) - start), 1, -1):
+            phrase = " ".join(words[start : start + n])
+            if phrase in _MEDICINES:
+                found.add(_MEDICINES[phrase])
+                kept.extend(words[i:start])
+                i = start + n
+                break
+    if not i:
+        return single
+    kept.extend(words[i:])
+    return set(kept)
+
+
+def _positions(words: list[str], word: str) -> Iterator[int]:
+    k = -1
+    with contextlib.suppress(ValueError):
+        while True:
+            k = words.index(word, k + 1)
+            yield k
 
 
 @lru_cache(maxsize=8192)
@@ -395,14 +525,11 @@ def _near_medicine(word: str) -> str | None:
     return _MEDICINES[best] if best else None
 
 
-def _kinds(text: str, table: Sequence[tuple[str, re.Pattern[str]]]) -> frozenset[str]:
-    return frozenset(kind for kind, pattern in table if pattern.search(text))
-
-
 def _references(folded: str) -> frozenset[str]:
     """Statement, claim, account, case and order numbers, written or said digit by digit."""
     out = set()
-    for m in _REFERENCE_NUMBER.finditer(folded):
+    # a written reference holds digits: without any, the pattern need not be tried at every word
+    for m in _REFERENCE_NUMBER.finditer(folded) if _DIGIT.search(folded) else ():
         digits = re.sub(r"\D", "", m.group(1))
         if len(digits) >= 4:
             out.add(digits)
@@ -411,6 +538,15 @@ def _references(folded: str) -> frozenset[str]:
         if len(digits) >= 4:
             out.add(digits)
     return frozenset(out)
+
+
+def _stems(words: set[str]) -> frozenset[str]:
+    """`{_stem(w) for w in words}`, each word stemmed once in the process's life (up to a bound)."""
+    for w in words.difference(_STEMS):
+        if len(_STEMS) >= _MAX_REMEMBERED:  # a bound one practice's vocabulary never reaches
+            return frozenset(map(_stem, words))
+        _STEMS[w] = _stem(w)
+    return frozenset(map(_STEMS.__getitem__, words))  # entries are never removed: safe across threads
 
 
 def _stem(word: str) -> str:
@@ -425,28 +561,32 @@ def _meta(item: InboundItem, key: str) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def request_facts(item: InboundItem, type: str) -> RequestFacts:
-    """The terms that say what an item asks for, read once at intake."""
-    folded = fold(item.text)
+def request_facts(item: InboundItem, type: str, *, folded: str | None = None) -> RequestFacts:
+    """The terms that say what an item asks for, read once at intake.
+
+    `folded` is `fold(item.text)` when the caller has it already (intake reads the identity too).
+    """
+    if folded is None:
+        folded = fold(item.text)
     meta_item = _meta(item, "item")
     medicines = find_medicines(folded + (" " + fold(meta_item) if meta_item else ""))
     strengths = frozenset(f"{float(n):g} {u.rstrip('s')}" for n, u in _STRENGTH.findall(folded))
     test = _meta(item, "test")
     lab_tests = frozenset({re.sub(r"[^a-z0-9]+", " ", fold(test)).strip()}) if test else frozenset()
     accession = _meta(item, "accession")
-    if not accession and (m := re.search(r"\b(?:accession|acc)\b\s*[:#]?\s*([a-z0-9][a-z0-9-]{4,})", folded)):
+    if not accession and (m := _ACCESSION.search(folded)):
         accession = m.group(1)
     case_id = _meta(item, "case_id")
     status = _meta(item, "status")
     if type == "prior_auth_pending" and not status:
-        status = next((name for name, pattern in _STATUS if pattern.search(folded)), None)
+        status = _STATUS.first(folded)
     # A fax says who sent it by its station id and number; either one names the sender.
     senders = {x for x in (_meta(item, "csid"), _meta(item, "from_number")) if x}
     if item.channel == "fax" and folded.strip():
         senders.add(folded.strip().splitlines()[0][:60])
     pharmacies = frozenset(m.group(1).strip() for m in _PHARMACY.finditer(folded))
     providers = frozenset(p for p in _PROVIDER.findall(folded) if p not in _NOT_PROVIDER and p not in _STOP_WORDS)
-    words = frozenset(_stem(w) for w in re.findall(r"[a-z]{3,}", folded) if w not in _STOP_WORDS)
+    words = _stems(set(_LETTER_WORDS.findall(folded)) - _STOP_WORDS)
     # Each type is compared on its own terms (see match_request): read only those.
     clinical = type in ("clinical_urgent", "clinical_question")
     appointment = type == "appointment_callback"
@@ -458,21 +598,21 @@ def request_facts(item: InboundItem, type: str) -> RequestFacts:
         medicines=medicines,
         medicine_classes=frozenset(classes),
         strengths=strengths,
-        forms=_kinds(folded, _FORMS) if type == "records_request" else frozenset(),
+        forms=_FORMS.kinds(folded) if type == "records_request" else frozenset(),
         lab_tests=lab_tests,
         accession=fold(accession).strip() if accession else None,
         case_id=re.sub(r"[^a-z0-9]", "", fold(case_id)) if case_id else None,
         status=fold(status).strip() if status else None,
         sender=frozenset(x for s in senders if (x := re.sub(r"[^a-z0-9]", "", fold(s)))),
-        specialties=_kinds(folded, _SPECIALTIES) if type == "referral_packet" else frozenset(),
-        visit_kinds=_kinds(folded, _VISIT_KINDS) if appointment else frozenset(),
-        actions=_kinds(folded, _APPOINTMENT_ACTIONS) if appointment else frozenset(),
+        specialties=_SPECIALTIES.kinds(folded) if type == "referral_packet" else frozenset(),
+        visit_kinds=_VISIT_KINDS.kinds(folded) if appointment else frozenset(),
+        actions=_APPOINTMENT_ACTIONS.kinds(folded) if appointment else frozenset(),
         weekdays=frozenset(_WEEKDAY_CANON.get(d, d) for d in _WEEKDAYS.findall(folded)),
         providers=providers,
         topics=(
-            _kinds(folded, _BILLING_TOPICS)
+            _BILLING_TOPICS.kinds(folded)
             if type == "billing_inquiry"
-            else _kinds(folded, _CLINICAL_TOPICS)
+            else _CLINICAL_TOPICS.kinds(folded)
             if clinical
             else frozenset()
         ),
@@ -675,12 +815,13 @@ class DedupCandidate:
 
 def candidate_for(item: InboundItem, type: str, *, urgency: str | None = None) -> DedupCandidate:
     """The candidate record of a new item (an original until `find_duplicate` says otherwise)."""
+    folded = fold(item.text)  # once, for both readings
     return DedupCandidate(
         external_id=item.external_id,
         received_at=item.received_at,
         type=type,
-        identity=extract_identity(item),
-        facts=request_facts(item, type),
+        identity=extract_identity(item, folded=folded),
+        facts=request_facts(item, type, folded=folded),
         urgency=urgency,
         channel=item.channel,
     )
@@ -723,6 +864,7 @@ class DuplicateMatch:
 
 
 _URGENCY_RANK = {"routine": 0, "urgent": 1, "emergent": 2}
+_DEFAULT_CONFIG = DedupConfig()  # frozen: shared by every call that passes none
 
 
 def find_duplicate(
@@ -737,32 +879,36 @@ def find_duplicate(
     them by key); the window runs from each candidate's root, so a chain of reminders
     cannot stretch one request past 72 hours.
     """
-    cfg = config or DedupConfig()
+    cfg = config if config is not None else _DEFAULT_CONFIG
     window = window if window is not None else cfg.window
     if new.type == "other" or new.identity.is_empty:
         return None
+    # Read once, not once a candidate: the loop runs for every candidate of every item at intake.
+    new_id, new_at, new_type, identity = new.external_id, new.received_at, new.type, new.identity
+    related, match_closed = cfg.related_types, cfg.match_closed
     best: DuplicateMatch | None = None
     for cand in candidates:
-        if cand.external_id == new.external_id or cand.received_at > new.received_at:
+        if cand.external_id == new_id or cand.received_at > new_at:
             continue
-        if cand.type != new.type and (new.type, cand.type) not in cfg.related_types:
+        if cand.type != new_type and (new_type, cand.type) not in related:
             continue
-        if new.received_at - cand.window_start > window:
+        window_start = cand.root_received_at or cand.received_at  # cand.window_start
+        if new_at - window_start > window:
             continue
-        if not cand.open and not cfg.match_closed:
+        if not cand.open and not match_closed:
             continue
-        patient = match_patient(new.identity, cand.identity)
+        patient = match_patient(identity, cand.identity)
         if patient.different or patient.score < cfg.patient_threshold:
             continue
         request = match_request(new.facts, cand.facts)
         if request.different or request.score < cfg.request_threshold:
             continue
         score = round((patient.score + request.score) / 2, 4)
-        if best is None or score > best.score or (score == best.score and cand.window_start < best.root_received_at):
+        if best is None or score > best.score or (score == best.score and window_start < best.root_received_at):
             best = DuplicateMatch(
                 root_external_id=cand.root_external_id,
                 matched_external_id=cand.external_id,
-                root_received_at=cand.window_start,
+                root_received_at=window_start,
                 score=score,
                 patient_score=patient.score,
                 request_score=request.score,

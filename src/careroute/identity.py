@@ -12,6 +12,7 @@ Identities hold PHI: their repr names which fields are present, never their valu
 
 from __future__ import annotations
 
+import importlib
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from importlib import resources
+from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz
 
@@ -42,6 +44,215 @@ def _words(text: str) -> frozenset[str]:
 
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.;:!?\n]|,")
+
+# --------------------------------------------------------------------------- regex prefilters
+#
+# Python's regex engine has no literal prefilter: a pattern such as r"\bfmla\b|family medical leave" is
+# tried at every position of the text, which made a handful of keyword tables cost most of intake's
+# duplicate detection. `str.__contains__` is an order of magnitude faster, so each pattern gets a
+# necessary condition read from its own syntax tree: groups of literal strings of which any match must
+# contain one string from every group. A text that fails the condition cannot match, and the pattern is
+# not run; a text that passes runs the pattern as before, so results never change. Being derived from the
+# pattern, the condition cannot go stale when a pattern is edited. Anything the reader does not
+# understand yields no condition (the pattern always runs): the prefilter may only ever be too weak.
+
+_MAX_STRINGS = 64  # alternatives kept per literal set before giving up on exactness
+#: Stands for a word boundary (`\b`) inside the literal strings while a pattern is read: a literal with
+#: a boundary on both sides ("\bed\b") must be a whole word of the text, not merely a part of one.
+_EDGE = "\x00"
+_WORD_CHARS = re.compile(r"\w+")  # what a literal made of word characters only looks like
+
+#: (exact, needs): every string the node can match when that is a small finite set (else None),
+#: and the literal groups every match of the node must contain one string of.
+_Info = tuple[frozenset[str] | None, list[frozenset[str]]]
+
+
+class LiteralGroup(NamedTuple):
+    """Strings of which a text must hold one: anywhere, or as a whole word (a run of `\\w` characters)."""
+
+    anywhere: frozenset[str]
+    words: frozenset[str]
+    #: the shortest of `words`, looked for as plain strings first ("monday" stands for "mondays" too):
+    #: only when one is there are the words' edges looked at
+    hints: frozenset[str]
+
+
+def _usable(strings: frozenset[str] | None) -> bool:
+    # the empty string (or a lone boundary) is in every text: no condition
+    return strings is not None and bool(strings) and all(s.strip(_EDGE) for s in strings)
+
+
+def _shortest(group: frozenset[str]) -> int:
+    return min(len(s.replace(_EDGE, "")) for s in group)
+
+
+def _best(info: _Info) -> frozenset[str] | None:
+    """The most telling single group of a node: longest shortest string, then fewest strings."""
+    exact, needs = info
+    groups = [*needs, exact] if exact is not None and _usable(exact) else needs
+    if not groups:
+        return None
+    return max(groups, key=lambda g: (_shortest(g), -len(g)))
+
+
+def _seq_info(items: Any) -> _Info:
+    needs: list[frozenset[str]] = []
+    run: frozenset[str] = frozenset({""})  # product of the consecutive exact nodes just read
+    exact_all = True
+    for op, av in items:
+        exact, more = _node_info(op, av)
+        needs.extend(more)
+        if exact is None or len(run) * len(exact) > _MAX_STRINGS:
+            exact_all = False
+            if _usable(run):
+                needs.append(run)
+            run = exact if exact is not None else frozenset({""})
+        else:
+            run = frozenset(a + b for a in run for b in exact)
+    if exact_all:
+        return run, needs
+    if _usable(run):
+        needs.append(run)
+    return None, needs
+
+
+def _node_info(op: Any, av: Any) -> _Info:
+    name = getattr(op, "name", "")
+    if name == "LITERAL":
+        return frozenset({chr(av)}), []
+    if name == "IN":
+        chars: set[str] = set()
+        for item_op, item_av in av:
+            item = getattr(item_op, "name", "")
+            if item == "LITERAL":
+                chars.add(chr(item_av))
+            elif item == "RANGE" and item_av[1] - item_av[0] < 16:
+                chars.update(map(chr, range(item_av[0], item_av[1] + 1)))
+            else:  # NEGATE, CATEGORY (\d, \s, \w are Unicode classes), large ranges: no literal
+                return None, []
+        return (frozenset(chars) or None), []
+    if name == "AT":
+        return frozenset({_EDGE if getattr(av, "name", "") == "AT_BOUNDARY" else ""}), []  # zero width
+    if name == "ASSERT_NOT":
+        return frozenset({""}), []  # zero width, and a negative assertion proves nothing
+    if name == "ASSERT":  # zero width, but what it looks at is in the text
+        exact, needs = _seq_info(av[1])
+        return frozenset({""}), needs + ([exact] if exact is not None and _usable(exact) else [])
+    if name == "SUBPATTERN":
+        _group, add_flags, _del_flags, sub = av
+        if add_flags & (re.IGNORECASE | re.ASCII):
+            return None, []
+        return _seq_info(sub)
+    if name == "ATOMIC_GROUP":
+        return _seq_info(av)
+    if name == "BRANCH":
+        infos = [_seq_info(alt) for alt in av[1]]
+        exacts = [e for e, _ in infos if e is not None]
+        if len(exacts) == len(infos) and len(union := frozenset[str]().union(*exacts)) <= _MAX_STRINGS:
+            return union, []  # the enclosing sequence makes the most of an exact set
+        bests = [b for i in infos if (b := _best(i)) is not None]
+        return None, ([frozenset[str]().union(*bests)] if len(bests) == len(infos) else [])
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        low, high, sub = av
+        exact, needs = _seq_info(sub)
+        if low == 0:
+            return (frozenset({""}) | exact if high == 1 and exact is not None else None), []
+        needs = needs + ([exact] if exact is not None and _usable(exact) else [])
+        return (exact if low == high == 1 else None), needs
+    return None, []  # ANY, NOT_LITERAL, CATEGORY, GROUPREF...: anything could be there
+
+
+def _literal_group(strings: frozenset[str]) -> LiteralGroup:
+    """Whole words where a boundary is read on both sides of word characters; elsewhere plain strings."""
+    anywhere: set[str] = set()
+    words: set[str] = set()
+    for s in strings:
+        core = s.strip(_EDGE)
+        if s.startswith(_EDGE) and s.endswith(_EDGE) and _WORD_CHARS.fullmatch(core):
+            words.add(core)
+        else:
+            anywhere.add(s.replace(_EDGE, ""))
+    # A string holding another plain string of the group adds nothing: where it is, the other is.
+    anywhere_min = {s for s in anywhere if not any(t != s and t in s for t in anywhere)}
+    words = {w for w in words if not any(t in w for t in anywhere_min)}
+    hints = {w for w in words if not any(t != w and t in w for t in words)}
+    return LiteralGroup(frozenset(anywhere_min), frozenset(words), frozenset(hints))
+
+
+def has_word(text: str, word: str) -> bool:
+    """Whether `word` (word characters only) is one of `re.findall(r"\\w+", text)`, without reading them all.
+
+    An occurrence is a whole word when no word character (`\\w`: alphanumeric or "_") touches it.
+    """
+    end = len(word)
+    i = text.find(word)
+    while i >= 0:
+        before = text[i - 1] if i else " "
+        after = text[i + end] if i + end < len(text) else " "
+        if not (before.isalnum() or before == "_" or after.isalnum() or after == "_"):
+            return True
+        i = text.find(word, i + 1)
+    return False
+
+
+def required_literals(pattern: re.Pattern[str], limit: int = 3) -> tuple[LiteralGroup, ...]:
+    """Groups of strings such that every match of `pattern` contains one string of each group.
+
+    Empty when nothing is known (or the pattern ignores case or is ASCII-only): then it must always run.
+    """
+    if pattern.flags & (re.IGNORECASE | re.ASCII) or not isinstance(pattern.pattern, str):
+        return ()
+    try:
+        parsed = importlib.import_module("re._parser").parse(pattern.pattern, pattern.flags)
+        if parsed.state.flags & (re.IGNORECASE | re.ASCII):
+            return ()
+        exact, needs = _seq_info(parsed)
+    except Exception:  # a future parser we do not understand: no prefilter, never a wrong one
+        return ()
+    groups = {*needs, *([exact] if exact is not None and _usable(exact) else [])}
+    ranked = sorted(groups, key=lambda g: (-_shortest(g), len(g), sorted(g)))[:limit]
+    # the quickest group to check first
+    return tuple(_literal_group(g) for g in sorted(ranked, key=lambda g: (len(g), sorted(g))))
+
+
+def literals_present(groups: Iterable[LiteralGroup], text: str) -> bool:
+    """Whether `text` holds a string of every group (whole words as words)."""
+    for anywhere, whole, hints in groups:
+        for s in anywhere:
+            if s in text:
+                break
+        else:
+            for w in hints:
+                if w in text:  # there as a string: is one of the group there as a word?
+                    if not any(has_word(text, x) for x in whole):
+                        return False
+                    break
+            else:
+                return False
+    return True
+
+
+class Prefiltered:
+    """A compiled pattern run only on texts that contain its required literals (see `required_literals`)."""
+
+    __slots__ = ("_needs", "pattern")
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern = pattern
+        self._needs = required_literals(pattern)
+
+    def may_match(self, text: str) -> bool:
+        return literals_present(self._needs, text)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.pattern.search(text) if literals_present(self._needs, text) else None
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self.pattern.finditer(text) if literals_present(self._needs, text) else iter(())
+
+    def findall(self, text: str) -> list[Any]:
+        return self.pattern.findall(text) if literals_present(self._needs, text) else []
+
 
 # --------------------------------------------------------------------------- number words
 
@@ -137,6 +348,7 @@ _DIGIT_WORDS = {
     }
 }
 _DIGIT_WORDS["o"] = 0
+_DIGIT_CHARS = {k: str(v) for k, v in _DIGIT_WORDS.items()}  # spoken_phones appends the characters
 # Words a speaker drops between the parts of a date or a phone number.
 _NUMBER_FILLERS = frozenset(
     {
@@ -383,6 +595,22 @@ def _cut_sentence(words: list[str]) -> list[str]:
 
 
 _PHONE_DIGITS = re.compile(r"(?<!\d)(?:\+?1[\s.-]?)?\(?(\d{3})\)?[\s.-]?(\d{3})[\s.-]?(\d{4})(?!\d)")
+# What the three digit groups of _PHONE_DIGITS look like alone: `\)?[\s.-]?` and `[\s.-]?` are at most two
+# and one non-digits. It begins with a character class (written out, not `\d{3}`), which lets the regex
+# engine skip to the next digit instead of trying the whole pattern at every position of the text.
+_PHONE_SHAPE = re.compile(r"\d\d\d\D{0,2}\d\d\d\D?\d\d\d\d")
+
+
+def _phone_digit_matches(text: str) -> Iterator[re.Match[str]]:
+    """`_PHONE_DIGITS.finditer(text)`, started where a phone number can first begin.
+
+    Every match has the shape of `_PHONE_SHAPE` at its first digit group, which is at most four
+    characters ("+1 (") after the match's start; the lookbehind still sees the text before `pos`.
+    """
+    shape = _PHONE_SHAPE.search(text)
+    if shape is None:
+        return iter(())
+    return _PHONE_DIGITS.finditer(text, max(0, shape.start() - 4))
 
 
 def normalise_phone(value: str | None) -> str | None:
@@ -395,16 +623,21 @@ def normalise_phone(value: str | None) -> str | None:
     return digits if len(digits) == 10 and digits[0] not in "01" else None
 
 
+_PHONE_FILLERS = frozenset({",", "uh", "um", "dash"})
+
+
 def spoken_phones(folded: str) -> list[str]:
     """Phone numbers said digit by digit: 'four seven eight five five five zero one eight seven'."""
     out: list[str] = []
     run: list[str] = []
     for w in _WORD.findall(folded.replace("-", " ")):
-        if w in _DIGIT_WORDS:
-            run.append(str(_DIGIT_WORDS[w]))
-        elif w.isdigit() and len(w) <= 4 and run:
+        if (digit := _DIGIT_CHARS.get(w)) is not None:
+            run.append(digit)
+        elif not run:
+            continue  # most words: nothing to end
+        elif w.isdigit() and len(w) <= 4:
             run.extend(w)
-        elif w in {",", "uh", "um", "dash"} and run:
+        elif w in _PHONE_FILLERS:
             continue
         else:
             _flush_phone(run, out)
@@ -470,25 +703,37 @@ _RELATIONS = (
     r"|esposo|esposa|hijo|hija|mama|papa|madre|padre|abuela|abuelo|nieto|nieta|hermano|hermana|nino|nina"
 )
 _NAME_TOKENS = r"((?:[a-z][a-z'-]*\.?)(?:\s+[a-z][a-z'-]*\.?){0,5})"
-_RELATION_CUE = re.compile(rf"\b(?:my|mi|su|our|nuestra|nuestro)\s+(?:{_RELATIONS})\s*,?\s+(?:is\s+)?{_NAME_TOKENS}")
-_PATIENT_CUE = re.compile(
-    rf"\b(?:patient|paciente|prescription for|refill for|rx for|on behalf of)\s*:?\s+"
-    rf"(?:(?:patient|mr|mrs|ms)\.?\s+)?{_NAME_TOKENS}"
+# The cues have no literal prefix: each runs only on texts holding its literals (see `Prefiltered`).
+_RELATION_CUE = Prefiltered(
+    re.compile(rf"\b(?:my|mi|su|our|nuestra|nuestro)\s+(?:{_RELATIONS})\s*,?\s+(?:is\s+)?{_NAME_TOKENS}")
+)
+_PATIENT_CUE = Prefiltered(
+    re.compile(
+        rf"\b(?:patient|paciente|prescription for|refill for|rx for|on behalf of)\s*:?\s+"
+        rf"(?:(?:patient|mr|mrs|ms)\.?\s+)?{_NAME_TOKENS}"
+    )
 )
 _POSSESSIVE_CUE = re.compile(rf"((?:[a-z][a-z'-]*\s+){{0,2}}[a-z][a-z-]*)'s\s+(?:{_RELATIONS}|caregiver|nurse)\b")
-_SELF_CUE = re.compile(
-    rf"\b(?:this is|my name is|my name's|name's|it's|its|i am|i'm|im|habla|le habla|soy|me llamo"
-    rf"|mi nombre es)\s+{_NAME_TOKENS}"
+# The end of every _POSSESSIVE_CUE match, and the characters its leading words are made of.
+_POSSESSIVE_TAIL = re.compile(rf"'s\s+(?:{_RELATIONS}|caregiver|nurse)\b")
+_NOT_IN_POSSESSIVE_NAME = re.compile(r"[^a-z'\s-]")
+_SELF_CUE = Prefiltered(
+    re.compile(
+        rf"\b(?:this is|my name is|my name's|name's|it's|its|i am|i'm|im|habla|le habla|soy|me llamo"
+        rf"|mi nombre es)\s+{_NAME_TOKENS}"
+    )
 )
-_GREETING_CUE = re.compile(
+_GREETING_CUE = re.compile(  # anchored at the start: cheap as it is
     rf"^\s*(?:hi|hello|hey|yes|good (?:morning|afternoon|evening)|hola|buenos dias|buenas tardes)"
     rf"\s*,\s*{_NAME_TOKENS}\s*,"
 )
-_LABEL_CUE = re.compile(
-    r"(?:^|\n|\s{2,}|\(|;)\s*(?:patient name|patient|pt name|pt|name|employee|applicant|claimant|student"
-    r"|member|insured|client|child|resident|re|member name|beneficiary)\s*:\s*(?:our client\s+)?"
-    r"([a-z][a-z'.,\- ]{1,60}?)(?=\s{2,}|\s*\(|\s*;|\s*\n|\s*$|,?\s+(?:dob|d\.o\.b|date of birth|born"
-    r"|mrn|phone|ph|age|sex|hospital|acct|account|id)\b)"
+_LABEL_CUE = Prefiltered(
+    re.compile(
+        r"(?:^|\n|\s{2,}|\(|;)\s*(?:patient name|patient|pt name|pt|name|employee|applicant|claimant|student"
+        r"|member|insured|client|child|resident|re|member name|beneficiary)\s*:\s*(?:our client\s+)?"
+        r"([a-z][a-z'.,\- ]{1,60}?)(?=\s{2,}|\s*\(|\s*;|\s*\n|\s*$|,?\s+(?:dob|d\.o\.b|date of birth|born"
+        r"|mrn|phone|ph|age|sex|hospital|acct|account|id)\b)"
+    )
 )
 _SPELLED = re.compile(r"(?<![a-z'])((?:[a-z][\s,.-]+){2,}[a-z])(?![a-z'])")
 _FILLERS_BEFORE_SPELLING = frozenset(
@@ -689,7 +934,37 @@ def _label_mentions(folded: str) -> list[_Mention]:
     return out
 
 
-def _text_name(folded: str, dob_pos: int, allow_self: bool) -> tuple[tuple[str, ...], str] | None:
+def _possessive_matches(folded: str) -> Iterator[re.Match[str]]:
+    """`_POSSESSIVE_CUE.finditer(folded)`, run only over the stretch of text where it can match.
+
+    Tried at every position, the cue's leading words backtrack over every word of the text (about
+    0.1 ms a message, the dearest step of identity extraction). Every match ends with a
+    `_POSSESSIVE_TAIL` and its leading words are letters, apostrophes, hyphens and spaces: no match
+    starts before the run of such characters that leads to the first tail, nor ends after the last
+    tail, which ends on a word boundary. Searching between those bounds gives the same matches.
+    """
+    tails = list(_POSSESSIVE_TAIL.finditer(folded))
+    if not tails:
+        return iter(())
+    first = tails[0].start()
+    other = _NOT_IN_POSSESSIVE_NAME.search(folded[first - 1 :: -1]) if first else None
+    return _POSSESSIVE_CUE.finditer(folded, first - other.start() if other else 0, tails[-1].end())
+
+
+#: Matches of the name cues in one text, found once for `_text_name` and `_said_given_names`.
+_CueMatches = dict[object, list[re.Match[str]]]
+
+
+def _cue_matches(pattern: Prefiltered | re.Pattern[str], folded: str, seen: _CueMatches) -> list[re.Match[str]]:
+    found = seen.get(pattern)
+    if found is None:
+        found = seen[pattern] = list(pattern.finditer(folded))
+    return found
+
+
+def _text_name(
+    folded: str, dob_pos: int, allow_self: bool, seen: _CueMatches | None = None
+) -> tuple[tuple[str, ...], str] | None:
     """The patient's name as said or written in free text, and the kind of cue that gave it.
 
     Order of trust: a labelled field ("Patient: LOPEZ, MARIA"); the full name said right
@@ -697,6 +972,8 @@ def _text_name(folded: str, dob_pos: int, allow_self: bool) -> tuple[tuple[str, 
     "... 's daughter"), the one nearest before the date of birth; the caller's own name
     ("this is ...") when the caller may be the patient; a lone word before the date of birth.
     """
+    if seen is None:
+        seen = {}
     labels = _label_mentions(folded)
     if labels:
         return labels[0].tokens, "label"
@@ -705,10 +982,10 @@ def _text_name(folded: str, dob_pos: int, allow_self: bool) -> tuple[tuple[str, 
         return before.tokens, "dob"
     mentions: list[_Mention] = []
     for cue, pattern in (("relation", _RELATION_CUE), ("patient", _PATIENT_CUE)):
-        for m in pattern.finditer(folded):
+        for m in _cue_matches(pattern, folded, seen):
             if (men := _mention(folded, m, 1, cue)) is not None:
                 mentions.append(men)
-    for m in _POSSESSIVE_CUE.finditer(folded):
+    for m in _possessive_matches(folded):
         tail: list[str] = []
         for w in reversed(m.group(1).split()):
             if w in _NAME_STOP or not w.replace("-", "").isalpha():
@@ -722,8 +999,9 @@ def _text_name(folded: str, dob_pos: int, allow_self: bool) -> tuple[tuple[str, 
         chosen = before_dob[-1] if before_dob else min(mentions, key=lambda x: x.start)
         return chosen.tokens, chosen.cue
     if allow_self:
-        for pattern, cue in ((_SELF_CUE, "self"), (_GREETING_CUE, "greeting")):
-            for m in pattern.finditer(folded):
+        cues: tuple[tuple[Prefiltered | re.Pattern[str], str], ...] = ((_SELF_CUE, "self"), (_GREETING_CUE, "greeting"))
+        for self_cue, cue in cues:
+            for m in _cue_matches(self_cue, folded, seen):
                 men = _mention(folded, m, 1, cue)
                 if men is not None:
                     return men.tokens, cue
@@ -732,11 +1010,14 @@ def _text_name(folded: str, dob_pos: int, allow_self: bool) -> tuple[tuple[str, 
     return None
 
 
-def _said_given_names(folded: str) -> tuple[str, ...]:
+def _said_given_names(folded: str, seen: _CueMatches | None = None) -> tuple[str, ...]:
     """The first word of every name said in a transcript: the caller's and the patient's."""
     out: list[str] = []
-    for pattern in (_SELF_CUE, _RELATION_CUE, _PATIENT_CUE, _GREETING_CUE):
-        for m in pattern.finditer(folded):
+    if seen is None:
+        seen = {}
+    patterns: tuple[Prefiltered | re.Pattern[str], ...] = (_SELF_CUE, _RELATION_CUE, _PATIENT_CUE, _GREETING_CUE)
+    for pattern in patterns:
+        for m in _cue_matches(pattern, folded, seen):
             tokens = _clean_tokens(m.group(1))
             if tokens:
                 out.append(tokens[0])
@@ -827,6 +1108,9 @@ def phonetic(name: str) -> str:
     return key[:8]
 
 
+# Pure, and asked about the same few names over and over as candidates are compared (a fuzzy
+# ratio, phonetic codes and nickname groups each time): the answers are kept.
+@lru_cache(maxsize=65536)
 def given_compatible(a: str, b: str) -> bool:
     """Whether two given names may be the same person's: nicknames, initials, prefixes, sound-alikes."""
     if a == b:
@@ -853,7 +1137,7 @@ def family_compatible(a: Iterable[str], b: Iterable[str], loose: bool = False) -
 
 # --------------------------------------------------------------------------- identity
 
-_MRN_IN_TEXT = re.compile(r"(?<!hospital )(?<!hosp )\bmrn\b\s*[:#]?\s*([a-z]{0,3}\d{5,10})\b")
+_MRN_IN_TEXT = Prefiltered(re.compile(r"(?<!hospital )(?<!hosp )\bmrn\b\s*[:#]?\s*([a-z]{0,3}\d{5,10})\b"))
 _GENERIC_CALLER_ID = re.compile(
     r"wireless|caller|restricted|unknown|private|unavailable|anonymous|toll|free|pharm|apoth|drug|clinic"
     r"|hospital|medical|health|center|llc|inc|corp|school|academy|county|dept|law|office|rx|labs?\b|cvs"
@@ -895,12 +1179,16 @@ class Identity:
         return not (self.mrn or self.dob or self.phones or self.family or self.given)
 
 
-def extract_identity(item: InboundItem) -> Identity:
-    """Read the patient's identity from an item's patient object, text and metadata."""
+def extract_identity(item: InboundItem, *, folded: str | None = None) -> Identity:
+    """Read the patient's identity from an item's patient object, text and metadata.
+
+    `folded` is `fold(item.text)` when the caller has it already (intake reads the request too).
+    """
     p = item.patient
     ref_year = item.received_at.year
     from_text: set[str] = set()
-    folded = fold(item.text)
+    if folded is None:
+        folded = fold(item.text)
 
     mrn = re.sub(r"[^A-Z0-9]", "", p.mrn.upper()) if p.mrn else None
     if not mrn and (m := _MRN_IN_TEXT.search(folded)):
@@ -919,7 +1207,8 @@ def extract_identity(item: InboundItem) -> Identity:
         given, family = _structured_name(p.name)
     # A voicemail's "this is ..." names the caller, who is often the patient; in a letter or a
     # message it is the writer, so only a name tied to the patient counts there.
-    said = _text_name(folded, dob_pos, allow_self=item.channel in ("voicemail", "phone"))
+    seen: _CueMatches = {}  # the name cues' matches, for the said names below
+    said = _text_name(folded, dob_pos, allow_self=item.channel in ("voicemail", "phone"), seen=seen)
     if said:
         s_given, s_family = name_parts(said[0])
         if not (given or family):
@@ -943,10 +1232,10 @@ def extract_identity(item: InboundItem) -> Identity:
         # A fax is full of the sender's numbers; only one on the patient's own line is the patient's.
         for line in folded.splitlines():
             if _DOB_CUE.search(line) or re.search(r"phone on file|patient phone|home phone|cell", line):
-                texts.extend(m.group(0) for m in _PHONE_DIGITS.finditer(line) if not _after_fax(line, m))
+                texts.extend(m.group(0) for m in _phone_digit_matches(line) if not _after_fax(line, m))
     elif item.channel in ("voicemail", "phone", "portal", "email"):
         # Lab and EHR texts carry only the sender's numbers.
-        texts.extend(m.group(0) for m in _PHONE_DIGITS.finditer(folded) if not _after_fax(folded, m))
+        texts.extend(m.group(0) for m in _phone_digit_matches(folded) if not _after_fax(folded, m))
         texts.extend(spoken_phones(folded))
     other = tuple(dict.fromkeys(x for t in texts if (x := normalise_phone(t)) and x != phone))
     if not phone and item.channel == "fax" and other:
@@ -970,7 +1259,7 @@ def extract_identity(item: InboundItem) -> Identity:
         other_phones=other,
         caller_family=caller_family,
         caller_initial=caller_initial,
-        said_names=_said_given_names(folded) if "name" in from_text else (),
+        said_names=_said_given_names(folded, seen) if "name" in from_text else (),
         from_text=frozenset(from_text),
     )
 
@@ -1017,6 +1306,7 @@ class PatientMatch:
     reason: str = ""
 
 
+@lru_cache(maxsize=16384)
 def _near_dob(a: str, b: str) -> bool:
     """Dates a transcript could have confused: month and day swapped, or one field misheard."""
     ya, ma, da = a.split("-")
@@ -1037,6 +1327,17 @@ def match_patient(a: Identity, b: Identity) -> PatientMatch:
             return PatientMatch(0.0, (), True, "different MRN")
 
     score = 0.0
+    # The date of birth first: a conflict ends the comparison before any name is compared (the
+    # name comparisons only set states, so the score and the fields come out as before).
+    if a.dob and b.dob:
+        if a.dob == b.dob:
+            score += 0.5
+            fields.append("dob")
+        elif ("dob" in a.from_text or "dob" in b.from_text) and _near_dob(a.dob, b.dob):
+            score -= 0.1
+        else:
+            return PatientMatch(0.0, (), True, "different date of birth")
+
     reliable_names = "name" not in a.from_text and "name" not in b.from_text
     family_state = given_state = "unknown"
     if a.family and b.family:
@@ -1046,8 +1347,8 @@ def match_patient(a: Identity, b: Identity) -> PatientMatch:
     if a.given and b.given:
         given_state = "match" if given_compatible(a.given, b.given) else "conflict"
         if given_state == "conflict":
-            if any(given_compatible(x, b.given) for x in a.said_names) or any(
-                given_compatible(x, a.given) for x in b.said_names
+            if (a.said_names and any(given_compatible(x, b.given) for x in a.said_names)) or (
+                b.said_names and any(given_compatible(x, a.given) for x in b.said_names)
             ):
                 given_state = "unknown"  # we took the caller's name; the patient's is there too
             else:
@@ -1058,15 +1359,6 @@ def match_patient(a: Identity, b: Identity) -> PatientMatch:
         other = b if not a.family else a
         if any(given_compatible(s, other.given or "") or family_compatible([s], other.family) for s in single):
             given_state = "match"
-
-    if a.dob and b.dob:
-        if a.dob == b.dob:
-            score += 0.5
-            fields.append("dob")
-        elif ("dob" in a.from_text or "dob" in b.from_text) and _near_dob(a.dob, b.dob):
-            score -= 0.1
-        else:
-            return PatientMatch(0.0, (), True, "different date of birth")
 
     if reliable_names and family_state == "conflict" and given_state == "conflict":
         return PatientMatch(0.0, (), True, "different name")
