@@ -54,6 +54,9 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout)
         if self._leader_conn is not None:
+            # Close the database connection itself (not back to the pool, which would keep the
+            # session's advisory lock): the next instance can take over at once.
+            self._leader_conn.invalidate()
             self._leader_conn.close()
             self._leader_conn = None
 

@@ -1,0 +1,31 @@
+"""On PostgreSQL one instance runs the timers loop; when it dies another takes over."""
+
+from __future__ import annotations
+
+import pytest
+
+from careroute.dispatcher import Dispatcher, SimulatedClock
+from careroute.rules import LoadedPack
+from careroute.scheduler import Scheduler
+from careroute.store.repository import Store
+from tests.conftest import T0
+
+
+def test_one_leader_and_a_takeover_when_it_dies(pg_schema_url: str, starter_pack: LoadedPack) -> None:
+    first = Scheduler(Dispatcher(Store.from_url(pg_schema_url), starter_pack, clock=SimulatedClock(T0)), None)
+    second = Scheduler(Dispatcher(Store.from_url(pg_schema_url), starter_pack, clock=SimulatedClock(T0)), None)
+    try:
+        assert first.is_leader()
+        assert not second.is_leader()  # the lock is held: this instance waits
+        assert first.is_leader()  # and the leader keeps it
+        first.stop()  # the leader's connection closes, as when its process dies
+        assert second.is_leader()
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_on_sqlite_the_one_process_leads(store: Store, starter_pack: LoadedPack, db_url: str) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the PostgreSQL election is the test above")
+    assert Scheduler(Dispatcher(store, starter_pack, clock=SimulatedClock(T0)), None).is_leader()
