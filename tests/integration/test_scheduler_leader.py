@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
 from careroute.dispatcher import Dispatcher, SimulatedClock
 from careroute.rules import LoadedPack
@@ -25,7 +25,6 @@ def test_one_leader_and_a_takeover_when_it_dies(pg_schema_url: str, starter_pack
         second.stop()
 
 
-def test_on_sqlite_the_one_process_leads(store: Store, starter_pack: LoadedPack, db_url: str) -> None:
-    if not db_url.startswith("sqlite"):
-        pytest.skip("the PostgreSQL election is the test above")
+def test_on_sqlite_the_one_process_leads(tmp_path: Path, starter_pack: LoadedPack) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path / 'one.db'}")
     assert Scheduler(Dispatcher(store, starter_pack, clock=SimulatedClock(T0)), None).is_leader()
