@@ -45,6 +45,7 @@ def fill(
     next_escalation_at: datetime | None = None,
     seed: int = 1,
     progress: bool = True,
+    with_items: bool = True,
 ) -> None:
     """n tasks (one item each) created over the `days` before `end`, with patient keys and summary rows."""
     rng = random.Random(seed)
@@ -102,8 +103,9 @@ def fill(
             )  # fmt: skip
         with store.write() as conn:
             conn.execute(insert(tasks), task_rows)
-            conn.execute(insert(items), item_rows)
-            conn.execute(insert(patient_keys), key_rows)
+            if with_items:  # the scoreboard needs only tasks and their summary rows
+                conn.execute(insert(items), item_rows)
+                conn.execute(insert(patient_keys), key_rows)
             conn.execute(insert(task_facts), fact_rows)
         if progress:
             done = batch.stop
@@ -114,7 +116,7 @@ def fill(
     if store.dialect == "postgresql":
         with store.write() as conn:
             # Explicit ids were inserted: move the sequences past them.
-            for table in ("tasks", "items"):
+            for table in ("tasks", "items") if with_items else ("tasks",):
                 conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {n})")
             conn.exec_driver_sql("ANALYZE")
     else:

@@ -108,8 +108,12 @@ def facts_to_row(f: TaskFacts) -> dict[str, Any]:
     return row
 
 
-def facts_from_row(row: Row[Any]) -> TaskFacts:
-    m = dict(row._mapping)
+_FACT_COLUMNS = tuple(c.name for c in task_facts.c)
+
+
+def facts_from_row(row: Row[Any] | tuple[Any, ...]) -> TaskFacts:
+    # By position, not by name: this runs once per task in a report, up to a million times.
+    m = dict(zip(_FACT_COLUMNS, row, strict=True))
     gap = m.pop("follow_up_after_seconds")
     m["follow_up_after"] = timedelta(seconds=gap) if gap is not None else None
     return TaskFacts(**m)
