@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
-"""Train the shipped learned fallback from the labelled cases in this repository, and nothing else.
+"""Train the shipped learned fallback and urgency safety net from labelled files in this repository.
 
     python scripts/train_classifier.py [--check]
 
 Reads tests/unit/cases/classify_cases.jsonl and tests/unit/cases/blind_round_*.jsonl, keeps the
 items the classifier would read as free text (lab results and prior-authorisation updates are
 read from their structured fields and never reach the model), normalises them as classify does,
-and writes src/careroute/classify/model/learned.json. Training is deterministic: the same files
-give the same model. ``--check`` exits 1 if the shipped file differs from a fresh training.
+and writes src/careroute/classify/model/learned.json.
+
+The urgency safety net (src/careroute/classify/model/urgency_net.json) is trained on the
+patient-written items (portal, voicemail, email, phone) of the same files plus the shared sample
+(../shared/samples, when present), labelled high (emergent/urgent) or routine. Its threshold is
+set as scripts/validate_urgency_net.py validated it: every item gets a probability from a net
+that never saw its set (leave-one-set-out), and the threshold is the lowest at which the net
+would raise at most SHIPPED_BUDGET of the routine items the rules leave routine.
+
+Training is deterministic: the same files give the same files. ``--check`` exits 1 if a shipped
+file differs from a fresh training.
 Prints counts only: message bodies are PHI-shaped and never printed.
 """
 
@@ -18,17 +27,33 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from careroute.classify.classifier import classify  # noqa: E402
 from careroute.classify.evaluate import item_from_mapping  # noqa: E402
 from careroute.classify.labs import is_lab  # noqa: E402
-from careroute.classify.learned import SHIPPED, SHIPPED_C, examples_from_rows, train  # noqa: E402
+from careroute.classify.learned import SHIPPED, SHIPPED_C, LearnedModel, examples_from_rows, train  # noqa: E402
 from careroute.classify.prior_auth import is_prior_auth  # noqa: E402
+from careroute.classify.rules import lexicon_rules  # noqa: E402
+from careroute.classify.urgency_net import (  # noqa: E402
+    PATIENT_CHANNELS,
+    SHIPPED_BUDGET,
+    SHIPPED_CHARS,
+    UrgencyNet,
+    choose_threshold,
+    train_net,
+)
+from careroute.classify.urgency_net import SHIPPED as NET_SHIPPED  # noqa: E402
+from careroute.classify.urgency_net import SHIPPED_C as NET_C  # noqa: E402
 
 CASES = ROOT / "tests" / "unit" / "cases"
+SAMPLES = ROOT.parent / "shared" / "samples"
 OUT = ROOT / "src" / "careroute" / "classify" / SHIPPED
+NET_OUT = ROOT / "src" / "careroute" / "classify" / NET_SHIPPED
+HIGH = {"emergent", "urgent"}
 
 
 def training_files() -> list[Path]:
@@ -49,6 +74,53 @@ def free_text_rows(paths: list[Path]) -> list[dict[str, object]]:
     return rows
 
 
+def labelled_sets() -> dict[str, list[dict[str, Any]]]:
+    """Every labelled set, by name: the shared sample (labels in a separate file), the cases, the rounds."""
+    sets: dict[str, list[dict[str, Any]]] = {}
+    queue, labels = SAMPLES / "sample_queue.jsonl", SAMPLES / "sample_labels.jsonl"
+    if queue.is_file() and labels.is_file():
+        by_id = {r["external_id"]: r for r in _jsonl(labels)}
+        sets["sample"] = [
+            {**r, "type": by_id[r["external_id"]]["type"], "urgency": by_id[r["external_id"]]["urgency"]}
+            for r in _jsonl(queue)
+        ]
+    for path in training_files():
+        sets[path.stem] = _jsonl(path)
+    return sets
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def train_urgency_net(learned: LearnedModel) -> tuple[UrgencyNet, int]:
+    """The net on every patient-written labelled item, at the leave-one-set-out threshold."""
+    sets = labelled_sets()
+    normaliser = lexicon_rules().compiled.normaliser
+    rules = lexicon_rules().with_model(learned)
+
+    def words(row: dict[str, Any]) -> tuple[str, ...]:
+        return normaliser.read(item_from_mapping(row).text).words
+
+    def fit(rows: list[dict[str, Any]]) -> UrgencyNet:
+        examples = [(words(r), r["urgency"] in HIGH) for r in rows if r["channel"] in PATIENT_CHANNELS]
+        return train_net(examples, c=NET_C, use_chars=SHIPPED_CHARS)
+
+    raisable: list[float] = []
+    routine = 0
+    for name, rows in sets.items():
+        net = fit([r for other, more in sets.items() if other != name for r in more])
+        for row in rows:
+            if row["urgency"] in HIGH:
+                continue
+            routine += 1
+            if row["channel"] in PATIENT_CHANNELS and classify(item_from_mapping(row), rules).urgency == "routine":
+                raisable.append(net.probability(words(row)))
+    threshold = choose_threshold(raisable, routine, SHIPPED_BUDGET)
+    everything = [r for rows in sets.values() for r in rows]
+    return fit(everything).with_threshold(threshold), sum(r["channel"] in PATIENT_CHANNELS for r in everything)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if the shipped model is out of date")
@@ -57,18 +129,32 @@ def main() -> int:
     rows = free_text_rows(paths)
     model = train(examples_from_rows(rows), c=SHIPPED_C)
     text = json.dumps(model.to_dict(), sort_keys=True)
+    # Round-trip the fallback through its JSON so the net's threshold is set beside exactly the
+    # model classify() will load.
+    net, net_items = train_urgency_net(LearnedModel.from_dict(json.loads(text)))
+    net_text = net.dumps()
     if args.check:
-        current = OUT.read_text(encoding="utf-8") if OUT.is_file() else ""
-        if current != text:
-            print(f"{OUT.relative_to(ROOT)} is out of date: run scripts/train_classifier.py", file=sys.stderr)
+        stale = [
+            out
+            for out, fresh in ((OUT, text), (NET_OUT, net_text))
+            if (out.read_text(encoding="utf-8") if out.is_file() else "") != fresh
+        ]
+        for out in stale:
+            print(f"{out.relative_to(ROOT)} is out of date: run scripts/train_classifier.py", file=sys.stderr)
+        if stale:
             return 1
-        print("shipped model is up to date")
+        print("shipped model and urgency net are up to date")
         return 0
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(text, encoding="utf-8")
+    NET_OUT.write_text(net_text, encoding="utf-8")
     counts = Counter(str(r["type"]) for r in rows)
     print(f"trained on {len(rows)} items from {len(paths)} files: {dict(sorted(counts.items()))}")
     print(f"{len(model.vocabulary)} features, {len(model.classes)} tags -> {OUT.relative_to(ROOT)}")
+    print(
+        f"urgency net: {net_items} patient-written items, {len(net.word_vocabulary) + len(net.char_vocabulary)} "
+        f"features, threshold {net.threshold:.4f} -> {NET_OUT.relative_to(ROOT)}"
+    )
     return 0
 
 

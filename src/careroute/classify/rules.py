@@ -24,6 +24,7 @@ from .phrases import PhraseError, compile_phrase, expand_phrase
 if TYPE_CHECKING:
     from .compiled import CompiledRules
     from .learned import LearnedModel
+    from .urgency_net import UrgencyNet
 
 #: Below this confidence, and with no danger sign, an item goes to the `review` queue.
 #: 0.45 is where one clear request keyword (about 0.6) passes and a tie between two tags fails.
@@ -118,6 +119,10 @@ class ClassifierSection(_Strict):
     review_below: float = Field(default=REVIEW_BELOW_DEFAULT, ge=0, le=1)
     model: str | None = None
     model_weight: float = Field(default=MODEL_WEIGHT_DEFAULT, ge=0, le=1)
+    #: The learned urgency safety net (raises routine patient messages to urgent, never lowers).
+    urgency_net: bool = True
+    #: Its probability threshold; None keeps the shipped one (chosen leave-one-set-out).
+    urgency_net_threshold: float | None = Field(default=None, gt=0, lt=1)
     keywords: list[KeywordRuleIn] = Field(default_factory=list)
     danger: list[DangerRuleIn] = Field(default_factory=list)
     disable: list[str] = Field(default_factory=list)
@@ -147,6 +152,10 @@ class ClassifierRules:
     model: LearnedModel | None = field(default=None, repr=False)
     #: Ids of curated keyword rules the practice switched off (danger rules cannot be).
     disabled: tuple[str, ...] = ()
+    #: The urgency safety net, or None when switched off (see ``urgency_net.py``).
+    urgency_net: UrgencyNet | None = field(default=None, repr=False)
+    #: A pack's own threshold for the net; None keeps the net's shipped threshold.
+    urgency_net_threshold: float | None = None
     _compiled: CompiledRules = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -239,11 +248,24 @@ class ClassifierRules:
             model_weight=section.model_weight,
             model=model,
             disabled=tuple(section.disable),
+            urgency_net=base.urgency_net if section.urgency_net else None,
+            urgency_net_threshold=section.urgency_net_threshold if section.urgency_net else None,
         )
 
     def with_model(self, model: LearnedModel | None) -> ClassifierRules:
         """The same rules blending ``model`` (or none) into keyword scores."""
         return replace(self, model=model)
+
+    def with_urgency_net(self, net: UrgencyNet | None, threshold: float | None = None) -> ClassifierRules:
+        """The same rules with another urgency safety net (or none), optionally at ``threshold``."""
+        return replace(self, urgency_net=net, urgency_net_threshold=threshold)
+
+    @property
+    def urgency_net_cutoff(self) -> float:
+        """The probability at or above which the net raises an item (1.0 when there is no net)."""
+        if self.urgency_net is None:
+            return 1.0
+        return self.urgency_net.threshold if self.urgency_net_threshold is None else self.urgency_net_threshold
 
     def fingerprint(self) -> str:
         """A content hash of everything that can change a classification (for the pack version)."""
@@ -257,6 +279,8 @@ class ClassifierRules:
             "review_below": self.review_below,
             "model_weight": self.model_weight,
             "model": self.model.fingerprint() if self.model is not None else None,
+            "urgency_net": self.urgency_net.fingerprint() if self.urgency_net is not None else None,
+            "urgency_net_threshold": self.urgency_net_cutoff,
         }
         blob = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()
@@ -274,17 +298,21 @@ class ClassifierRules:
 
 @functools.cache
 def default_rules() -> ClassifierRules:
-    """The shipped lexicon (English and Spanish) and the shipped learned fallback, with no practice
-    additions."""
+    """The shipped lexicon (English and Spanish), the shipped learned fallback and urgency safety
+    net, with no practice additions."""
     from .learned import shipped_model
+    from .urgency_net import shipped_net
 
     danger, keywords, rest = _curated()
-    return ClassifierRules(danger=danger, keywords=keywords, lexicon=rest, model=shipped_model())
+    return ClassifierRules(
+        danger=danger, keywords=keywords, lexicon=rest, model=shipped_model(), urgency_net=shipped_net()
+    )
 
 
 @functools.cache
 def lexicon_rules() -> ClassifierRules:
-    """The shipped lexicon alone, without the learned model (what the model is trained beside)."""
+    """The shipped lexicon alone, without the learned model or the urgency net (what they are
+    trained beside)."""
     danger, keywords, rest = _curated()
     return ClassifierRules(danger=danger, keywords=keywords, lexicon=rest)
 
