@@ -186,9 +186,16 @@ def test_the_scoreboard_renders_charts_and_downloads_csv(
     screenshot(page, "scoreboard")
 
 
-def test_the_home_page_lists_staff(page: Any, web_server: LiveServer) -> None:
+def test_the_home_page_leads_to_the_demo_sign_in_and_back_out(page: Any, web_server: LiveServer) -> None:
     page.goto(web_server.url)
-    page.get_by_role("link", name="Luis Serrano").click()
-    page.get_by_role("heading", name="My work: Luis Serrano").wait_for()
-    page.goto(web_server.url)
+    assert page.get_by_text("Demo sign-in — no password").is_visible()
     screenshot(page, "home")
+    page.get_by_role("main").get_by_role("link", name="Sign in").click()
+    page.get_by_role("button", name="Luis Serrano").click()
+    page.get_by_role("heading", name="My work: Luis Serrano").wait_for()
+    assert page.locator("#signed-in-as").inner_text() == "Luis Serrano"
+    assert page.get_by_role("navigation").get_by_role("link", name="My work").get_attribute("aria-current") == "page"
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="Sign in").wait_for()
+    assert page.locator("#signed-in-as").count() == 0
+    screenshot(page, "signin")

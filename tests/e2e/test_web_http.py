@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from careroute.config import STARTER_PACK
 from careroute.dispatcher import Dispatcher, SimulatedClock
 from careroute.rules import load_pack_text
+from careroute.web import data
 from careroute.web.routes_rules import pack_html
 from tests.conftest import LiveServer, make_item
 from tests.e2e.conftest import HTMX, post_item
@@ -22,7 +23,7 @@ CHEST = "I have had chest pain since this morning, no shortness of breath."
 
 def test_every_page_answers_200_with_strict_headers(http: httpx.Client) -> None:
     task_id = post_item(http, "portal-1", subject="refill please")
-    pages = ["/", "/my/luis", "/board", f"/tasks/{task_id}", "/rules", "/scoreboard"]
+    pages = ["/", "/signin", "/my/luis", "/board", f"/tasks/{task_id}", "/rules", "/scoreboard"]
     fragments = ["/ui/my/luis/list", "/ui/board/queues", "/ui/board/people", "/ui/board/tasks"]
     for url in pages + fragments:
         r = http.get(url)
@@ -113,6 +114,41 @@ def test_a_form_post_without_htmx_redirects_back_to_the_page(http: httpx.Client)
     assert r.status_code == 303 and r.headers["location"] == "/my/luis"
 
 
+def test_demo_sign_in_sets_who_acts_and_sign_out_clears_it(http: httpx.Client) -> None:
+    page = http.get("/signin").text
+    assert "Demo sign-in — no password" in page and 'name="staff" value="luis"' in page
+    assert "Signed in as" not in page and 'href="/signin"' in http.get("/").text
+    assert "set-cookie" not in http.get("/my/luis").headers  # opening a list signs nobody in
+    r = http.post("/signin", data={"staff": "luis"})
+    assert r.status_code == 303 and r.headers["location"] == "/my/luis"
+    cookie = r.headers["set-cookie"].lower()
+    assert cookie.startswith("careroute_demo_staff=luis;") and "httponly" in cookie and "samesite=strict" in cookie
+    for url in ("/", "/my/luis", "/board", "/rules", "/scoreboard"):
+        text = http.get(url).text
+        assert 'Signed in as <strong id="signed-in-as">Luis Serrano</strong>' in text, url
+        assert 'action="/signout"' in text and "Demo sign-in — no password" in text, url
+    assert "and looking at Yusuf Reed's work" in http.get("/my/yusuf").text
+    r = http.post("/signout")
+    assert r.status_code == 303 and r.headers["location"] == "/signin"
+    assert "Signed in as" not in http.get("/board").text
+
+
+def test_demo_sign_in_refuses_unknown_people_forged_cookies_and_other_sites(http: httpx.Client) -> None:
+    r = http.post("/signin", data={"staff": SECRET})
+    assert r.status_code == 422 and "Choose a person from the list." in r.text and SECRET not in r.text
+    assert "set-cookie" not in r.headers
+    r = http.post("/signin", data={"staff": "luis"}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 403 and "set-cookie" not in r.headers
+    r = http.post("/signin", data={"staff": "luis"}, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403 and "set-cookie" not in r.headers
+    http.post("/signin", data={"staff": "luis"})
+    assert http.post("/signout", headers={"Origin": "https://evil.example"}).status_code == 403
+    assert "Signed in as" in http.get("/").text  # still signed in: the cross-site sign-out did nothing
+    http.cookies.set("careroute_demo_staff", "<b>mallory</b>")
+    board = http.get("/board").text
+    assert "Signed in as" not in board and "mallory" not in board  # a cookie naming nobody is nobody
+
+
 def test_a_post_from_another_site_is_refused(http: httpx.Client) -> None:
     task_id = post_item(http, "portal-1")
     r = http.post(f"/ui/my/luis/tasks/{task_id}/claim", headers={**HTMX, "Sec-Fetch-Site": "cross-site"})
@@ -187,7 +223,7 @@ def test_phi_stays_on_the_pages_that_need_it(http: httpx.Client) -> None:
     assert SECRET in http.get(f"/tasks/{task_id}").text
     mine = http.get("/my/luis").text
     assert "refill please" in mine and SECRET not in mine  # a subject preview, never the body
-    for url in ("/board", "/rules", "/scoreboard", "/scoreboard.csv", "/"):
+    for url in ("/board", "/rules", "/scoreboard", "/scoreboard.csv", "/", "/signin"):
         text = http.get(url).text
         assert SECRET not in text and "Alice Test" not in text, url
 
@@ -211,6 +247,28 @@ def test_the_rules_page_shows_the_pack_its_versions_and_misfires(http: httpx.Cli
     assert "Routing rules" in text and "go to Clinical triage" in text
     assert "<strong>active</strong>" in text
     assert "<code>tag.medication_refill</code>" in text and "Refills → Records (1)" in text
+
+
+def test_the_scoreboard_and_misfires_follow_changes_made_after_their_first_read(
+    http: httpx.Client, dispatcher: Dispatcher
+) -> None:
+    """The recent tasks' summary rows are read once, then kept up to date from the log: never stale, never off."""
+    first = post_item(http, "portal-1")
+    assert "Refills → Records" not in http.get("/rules").text  # loads the window
+    assert http.get("/scoreboard").status_code == 200
+    second = post_item(http, "portal-2", body=CHEST)
+    http.post(f"/ui/my/luis/tasks/{first}/claim", headers=HTMX)
+    body = {"to_queue": "records", "reason_code": "wrong_type"}
+    assert http.post(f"/ui/my/luis/tasks/{first}/reroute", data=body, headers=HTMX).status_code == 200
+    assert "Refills → Records (1)" in http.get("/rules").text
+    since = dispatcher.clock() - timedelta(weeks=data.HISTORY_WEEKS)
+    held = data.recent_facts(dispatcher, since)
+    with dispatcher.store.read() as conn:
+        fresh = dispatcher.store.facts_created_between(conn, since, dispatcher.clock() + timedelta(seconds=1))
+    assert held == sorted(fresh, key=lambda f: f.task_id)
+    assert [f.task_id for f in held] == [first, second] and held[0].reroutes == 1
+    lines = http.get("/scoreboard.csv").text.splitlines()
+    assert any(line.startswith("2026-10-05,all,all,2,") for line in lines)
 
 
 def test_the_live_stream_sends_new_events_and_ends_when_the_client_leaves(

@@ -1,6 +1,6 @@
 """The web app staff work in: server-rendered pages over the dispatcher, with live updates.
 
-`mount_web(app, dispatcher)` adds the pages, their small form endpoints under
+`mount_web(app, dispatcher)` adds the pages, the demo sign-in, their small form endpoints under
 `/ui/`, the live event stream and the static files (htmx and careroute's own
 CSS and JS, served locally: the pages need no internet access).
 """
@@ -12,18 +12,27 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from careroute.dispatcher import Dispatcher
-from careroute.web import data, routes_board, routes_rules, routes_scoreboard, routes_task, routes_work, sse
+from careroute.web import (
+    data,
+    routes_board,
+    routes_rules,
+    routes_scoreboard,
+    routes_signin,
+    routes_task,
+    routes_work,
+    sse,
+)
 from careroute.web.templating import STATIC, Pages
 
 __all__ = ["mount_web"]
 
 
-def _home(dispatcher: Dispatcher, pages: Pages) -> APIRouter:
+def _home(pages: Pages) -> APIRouter:
     r = APIRouter(include_in_schema=False)
 
     @r.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
-        return pages.render(request, "home.html", people=dispatcher.people())
+        return pages.render(request, "home.html")
 
     return r
 
@@ -33,7 +42,8 @@ def mount_web(app: FastAPI, dispatcher: Dispatcher) -> None:
     pages = Pages(dispatcher)
     streams = sse.Streams()
     app.state.web_streams = streams
-    app.include_router(_home(dispatcher, pages))
+    app.include_router(_home(pages))
+    app.include_router(routes_signin.router(dispatcher, pages))
     app.include_router(routes_work.router(dispatcher, pages))
     app.include_router(routes_board.router(dispatcher, pages))
     app.include_router(routes_task.router(dispatcher, pages))

@@ -4,12 +4,14 @@ The dispatcher and repository have no read made for a page (a person's tasks
 in work order, breaches per queue, a task's first-item subject), so those
 queries live here, on the store's engine and `careroute.store.tables`, each
 bounded by an index and a LIMIT. `scoreboard_data` is the one place the
-scoreboard gets its numbers: it folds the event log today and can read a
-summary table tomorrow without a page changing.
+scoreboard gets its numbers: it reads the per-task summary rows through a
+window kept in memory (`FactsWindow`), which the misfire report shares.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,18 +21,20 @@ from sqlalchemy import Connection, Row, func, select
 
 from careroute import demand
 from careroute.dispatcher import Dispatcher
-from careroute.metrics import MetricTargets, Report, TaskFacts, aggregate, fold_log
+from careroute.metrics import MetricTargets, Report, TaskFacts, aggregate
 from careroute.misfires import RuleMisfires, misfire_report
 from careroute.model import Event, Task
 from careroute.sla import Due
-from careroute.store.repository import row_to_event, row_to_item, row_to_task
-from careroute.store.tables import events, items, rule_packs, tasks
+from careroute.store.repository import Store, facts_from_row, row_to_event, row_to_item, row_to_task
+from careroute.store.tables import events, items, rule_packs, task_facts, tasks
 
 #: How far back the scoreboard and the misfire report look.
 HISTORY_WEEKS = 12
 #: Rows a person's list shows: capacity keeps it far below this; the bound protects the page.
 MY_WORK_LIMIT = 100
 RECENTLY_RESOLVED = 5
+#: How far back "resolved by you lately" looks.
+RECENTLY_RESOLVED_WITHIN = timedelta(days=7)
 #: Waiting tasks the board lists per queue for reassignment.
 BOARD_TASKS_PER_QUEUE = 15
 PREVIEW_CHARS = 60
@@ -82,14 +86,25 @@ def my_tasks(dispatcher: Dispatcher, staff_id: str) -> tuple[list[Task], list[Ta
         .order_by(tasks.c.urgency_rank, tasks.c.due_at, tasks.c.id)
         .limit(MY_WORK_LIMIT)
     )
-    done = (
-        select(tasks)
-        .where(tasks.c.assignee == staff_id, tasks.c.status == "resolved")
-        .order_by(tasks.c.resolved_at.desc(), tasks.c.id.desc())
-        .limit(RECENTLY_RESOLVED)
+    # The last resolutions are found in the log, on the (kind, at) index over the last few days: asking the
+    # tasks table sorted everything this person ever resolved (tens of thousands of rows after a year or two).
+    recent = (
+        select(events.c.task_id)
+        .where(
+            events.c.kind == "resolved",
+            events.c.at >= dispatcher.clock() - RECENTLY_RESOLVED_WITHIN,
+            events.c.actor == staff_id,
+        )
+        .order_by(events.c.at.desc(), events.c.id.desc())
+        .limit(RECENTLY_RESOLVED * 4)  # some were reopened or moved since: read a few spare
     )
     with dispatcher.store.read() as conn:
-        return [row_to_task(r) for r in conn.execute(held)], [row_to_task(r) for r in conn.execute(done)]
+        mine = [row_to_task(r) for r in conn.execute(held)]
+        ids = list(dict.fromkeys(int(r[0]) for r in conn.execute(recent)))
+        found = dispatcher.store.tasks_by_id(conn, ids).values()
+    done = [t for t in found if t.status == "resolved" and t.assignee == staff_id]
+    done.sort(key=lambda t: (t.resolved_at or t.updated_at, t.id), reverse=True)
+    return mine, done[:RECENTLY_RESOLVED]
 
 
 def get_task(dispatcher: Dispatcher, task_id: int) -> Task | None:
@@ -108,29 +123,36 @@ def latest_event_id(dispatcher: Dispatcher) -> int:
 
 def claim_breaches(dispatcher: Dispatcher, now: datetime) -> dict[str, int]:
     """Per queue: tasks still waiting to be claimed whose claim target has passed."""
-    query = (
-        select(tasks.c.queue, func.count())
-        .where(tasks.c.status.in_(("open", "assigned")), tasks.c.due_at < now)
-        .group_by(tasks.c.queue)
-    )
+    out: dict[str, int] = {}
     with dispatcher.store.read() as conn:
-        return {q: int(n) for q, n in conn.execute(query)}
+        # One status at a time: with `status IN (...)` SQLite walked the whole push-order index (every task
+        # ever) to group by queue; an equality on status reads only the waiting tasks' entries.
+        for status in ("open", "assigned"):
+            query = (
+                select(tasks.c.queue, func.count())
+                .where(tasks.c.status == status, tasks.c.due_at < now)
+                .group_by(tasks.c.queue)
+            )
+            for q, n in conn.execute(query):
+                out[q] = out.get(q, 0) + int(n)
+    return out
 
 
 def waiting_tasks(dispatcher: Dispatcher, queue: str | None = None) -> list[Task]:
     """Unclaimed tasks in push order, a few per queue, read off the push-order index."""
     queues = [queue] if queue else list(dispatcher.pack.queue_ids)
     found: list[Task] = []
+    order = (tasks.c.urgency_rank, tasks.c.due_at, tasks.c.created_at, tasks.c.id)
     with dispatcher.store.read() as conn:
         for q in queues:
+            # One indexed read per status (the index leads with queue, status), then the first few of both:
+            # each row carries two pickers, so a long backlog must not make the board megabytes long.
+            head: list[Task] = []
             for status in ("open", "assigned"):
-                query = (
-                    select(tasks)
-                    .where(tasks.c.queue == q, tasks.c.status == status)
-                    .order_by(tasks.c.urgency_rank, tasks.c.due_at, tasks.c.created_at, tasks.c.id)
-                    .limit(BOARD_TASKS_PER_QUEUE)
-                )
-                found.extend(row_to_task(r) for r in conn.execute(query))
+                query = select(tasks).where(tasks.c.queue == q, tasks.c.status == status).order_by(*order)
+                head.extend(row_to_task(r) for r in conn.execute(query.limit(BOARD_TASKS_PER_QUEUE)))
+            head.sort(key=lambda t: (t.urgency_rank, t.due_at, t.created_at, t.id))
+            found.extend(head[:BOARD_TASKS_PER_QUEUE])
     found.sort(key=lambda t: (t.urgency_rank, t.due_at, t.id))
     return found
 
@@ -284,25 +306,92 @@ def pack_versions(dispatcher: Dispatcher) -> list[PackVersion]:
         return [PackVersion(*r) for r in conn.execute(query)]
 
 
-def events_since(dispatcher: Dispatcher, since: datetime) -> list[Event]:
-    """Every event of the tasks created since `since`, in log order.
-
-    The first `created` event at or after `since` is found on the (kind, at)
-    index; events are appended in time order, so everything after its id is
-    read by primary key. Tails of older tasks come along and `fold_log` drops them.
-    """
-    first = select(func.min(events.c.id)).where(events.c.kind == "created", events.c.at >= since).scalar_subquery()
-    query = select(events).where(events.c.id >= first).order_by(events.c.id)
+def reroutes_since(dispatcher: Dispatcher, since: datetime) -> list[Event]:
+    """The `rerouted` events since `since`, read off the (kind, at) index: a few per hundred tasks."""
+    query = select(events).where(events.c.kind == "rerouted", events.c.at >= since).order_by(events.c.id)
     with dispatcher.store.read() as conn:
         return [row_to_event(r) for r in conn.execute(query)]
 
 
 def misfires(dispatcher: Dispatcher, now: datetime, weeks: int = HISTORY_WEEKS) -> list[RuleMisfires]:
-    log = events_since(dispatcher, now - timedelta(weeks=weeks))
-    facts = fold_log(log)
+    """Which routing rules staff correct, over the tasks created in the last `weeks` weeks.
+
+    The tasks come from their summary rows (`recent_facts`), the reroutes from
+    the index of event kinds: folding the whole log of those weeks took seconds
+    at 100,000 tasks. A reroute is never earlier than its task's creation, so
+    reroutes since the same moment cover every task looked at.
+    """
+    since = now - timedelta(weeks=weeks)
+    facts = recent_facts(dispatcher, since)
     tag_queues = {tag: spec.queue for tag, spec in dispatcher.pack.spec.tags.items()}
-    reroutes = [e for e in log if e.kind == "rerouted"]
-    return misfire_report(reroutes, facts.values(), zone=dispatcher.zone, now=now, tag_queues=tag_queues)
+    reroutes = reroutes_since(dispatcher, since)
+    return misfire_report(reroutes, facts, zone=dispatcher.zone, now=now, tag_queues=tag_queues)
+
+
+# -- the recent tasks' summary rows, kept up to date in memory ------------------------------------------
+
+#: Event ids looked at again on every refresh. On PostgreSQL ids are handed out before commit, so a
+#: transaction can commit an event below the highest id already read; re-reading the tail catches it.
+FACTS_OVERLAP = 1_000
+#: Summary rows re-read per query (an IN list): well under every database's parameter limit.
+FACTS_CHUNK = 500
+
+
+class FactsWindow:
+    """The summary rows of the tasks created since some moment, in memory, brought up to date per read.
+
+    The scoreboard and the misfire report each need every task of the last
+    twelve weeks: some 10,000 rows at 100,000 tasks, whose decoding alone is
+    over the pages' 200 ms. So the first read loads them (on the created_at
+    index) and each later read only looks at the events appended since (a
+    primary-key range) and re-reads the summary rows of their tasks (primary
+    keys). A summary row is written only in the transaction that appends one of
+    its task's events, so the window is exact, whoever wrote (this process, a
+    command-line run or another instance).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._facts: dict[int, TaskFacts] = {}
+        self._start: datetime | None = None  # every task created since this is held
+        self._high = 0  # the highest event id seen when last read
+
+    def between(self, store: Store, start: datetime, end: datetime) -> list[TaskFacts]:
+        """Summary rows of the tasks created in [start, end), in task order."""
+        with self._lock, store.read() as conn:
+            top = int(conn.execute(select(func.max(events.c.id))).scalar() or 0)
+            if self._start is None or start < self._start or top < self._high:
+                # First use, an earlier start than is held, or a log that went back (a restored database).
+                query = select(task_facts).where(task_facts.c.created_at >= start)
+                self._facts = {f.task_id: f for f in map(facts_from_row, conn.execute(query))}
+                self._start = start
+            else:
+                changed = select(events.c.task_id).where(events.c.id > self._high - FACTS_OVERLAP).distinct()
+                ids = [int(r[0]) for r in conn.execute(changed)]
+                for at in range(0, len(ids), FACTS_CHUNK):
+                    query = select(task_facts).where(
+                        task_facts.c.task_id.in_(ids[at : at + FACTS_CHUNK]), task_facts.c.created_at >= self._start
+                    )
+                    self._facts.update((f.task_id, f) for f in map(facts_from_row, conn.execute(query)))
+                if start > self._start:  # the window moved on: drop what fell out of it
+                    self._facts = {k: f for k, f in self._facts.items() if f.created_at >= start}
+                    self._start = start
+            self._high = top
+            found = [f for f in self._facts.values() if start <= f.created_at < end]
+        found.sort(key=lambda f: f.task_id)
+        return found
+
+
+_windows: weakref.WeakKeyDictionary[Dispatcher, FactsWindow] = weakref.WeakKeyDictionary()
+_windows_lock = threading.Lock()
+
+
+def recent_facts(dispatcher: Dispatcher, since: datetime) -> list[TaskFacts]:
+    """Summary rows of the tasks created from `since` up to the dispatcher's present, from its window."""
+    with _windows_lock:
+        window = _windows.setdefault(dispatcher, FactsWindow())
+    # Up to and including this instant: a task created now is in.
+    return window.between(dispatcher.store, since, dispatcher.clock() + timedelta(seconds=1))
 
 
 # -- scoreboard -------------------------------------------------------------------------------------------
@@ -335,16 +424,10 @@ def pack_targets(dispatcher: Dispatcher) -> MetricTargets:
     return targets if isinstance(targets, MetricTargets) else MetricTargets()
 
 
-def _facts(dispatcher: Dispatcher, since: datetime) -> list[TaskFacts]:
-    """Tasks created since `since`, from the per-task summary rows kept with each event (not the whole log)."""
-    with dispatcher.store.read() as conn:
-        return dispatcher.store.facts_created_between(conn, since, dispatcher.clock() + timedelta(seconds=1))
-
-
 def scoreboard_data(dispatcher: Dispatcher, now: datetime, weeks: int = HISTORY_WEEKS) -> ScoreboardData:
     """The scoreboard's figures for the last `weeks` weeks: the one seam between the pages and the metrics."""
     since = now - timedelta(weeks=weeks)
-    facts = _facts(dispatcher, since)
+    facts = recent_facts(dispatcher, since)
     targets = pack_targets(dispatcher)
     zone = dispatcher.zone
     weekly = aggregate(facts, zone=zone, now=now, period="week", by=("all", "urgency"), targets=targets)

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from careroute.assignment import Person
 from careroute.dispatcher import Dispatcher, InvalidCommand
-from careroute.model import Task
+from careroute.model import Staff, Task
 from careroute.presence import LIVE_STATES
 from careroute.web import data
 from careroute.web.forms import Form, attempt, is_htmx, read_form
-from careroute.web.templating import ACTING_COOKIE, Pages
+from careroute.web.templating import Pages
 
 
 def router(dispatcher: Dispatcher, pages: Pages) -> APIRouter:
@@ -28,11 +29,11 @@ def router(dispatcher: Dispatcher, pages: Pages) -> APIRouter:
     def people_context() -> dict[str, Any]:
         return {"people": dispatcher.people(), "states": LIVE_STATES, "error": None, "error_for": None}
 
-    def tasks_context(request: Request) -> dict[str, Any]:
+    def tasks_context(request: Request, people: list[tuple[Staff, Person]] | None = None) -> dict[str, Any]:
         return {
             "waiting": data.waiting_tasks(dispatcher),
-            "people": dispatcher.people(),
-            "acting": request.cookies.get(ACTING_COOKIE),
+            "people": dispatcher.people() if people is None else people,
+            "acting": pages.signed_in(request),
             "now": dispatcher.clock(),
             "error": None,
             "done": None,
@@ -40,7 +41,8 @@ def router(dispatcher: Dispatcher, pages: Pages) -> APIRouter:
 
     @r.get("/board", response_class=HTMLResponse)
     def board(request: Request) -> Response:
-        context = {**queues_context(), **people_context(), **tasks_context(request)}
+        people = people_context()  # read once: the people table and every task's picker show the same load
+        context = {**queues_context(), **people, **tasks_context(request, people["people"])}
         return pages.render(request, "board.html", active="board", after=data.latest_event_id(dispatcher), **context)
 
     @r.get("/ui/board/queues", response_class=HTMLResponse)

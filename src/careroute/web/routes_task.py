@@ -12,7 +12,7 @@ from careroute.dispatcher import Dispatcher, InvalidCommand, NotFound
 from careroute.model import Event, Task
 from careroute.web import data
 from careroute.web.forms import Form, attempt, is_htmx, read_form
-from careroute.web.templating import ACTING_COOKIE, Pages
+from careroute.web.templating import Pages
 
 #: Event data worth a line on the timeline, in the words staff use; the rest is in the JSON API.
 DETAIL_LABELS = {
@@ -71,7 +71,7 @@ def router(dispatcher: Dispatcher, pages: Pages) -> APIRouter:
             "merged": [v for v in views if not v.original],
             "due": dispatcher.due_times(task),
             "timeline": [(e, event_details(e)) for e in timeline],
-            "acting": request.cookies.get(ACTING_COOKIE),
+            "acting": pages.signed_in(request),
             "error": None,
             "new_task": None,
         }
@@ -110,7 +110,7 @@ def router(dispatcher: Dispatcher, pages: Pages) -> APIRouter:
             item=view,
             item_id=item_id,
             task=task,
-            acting=request.cookies.get(ACTING_COOKIE),
+            acting=pages.signed_in(request),
             error=outcome.error,
             new_task=outcome.value,
         )

@@ -12,7 +12,7 @@ from careroute.dispatcher import Dispatcher, InvalidCommand
 from careroute.model import Staff, Task
 from careroute.web import data
 from careroute.web.forms import Form, attempt, is_htmx, read_form
-from careroute.web.templating import ACTING_COOKIE, Pages
+from careroute.web.templating import Pages
 
 Command = Literal["claim", "resolve", "reroute", "reopen", "hold", "release"]
 
@@ -65,19 +65,17 @@ def router(dispatcher: Dispatcher, pages: Pages) -> APIRouter:
         if found is None:
             return not_found(request)
         staff, person = found
-        response = pages.render(
+        # Opening a list no longer signs anyone in (a link must not change who you are): /signin does.
+        # Commands on this page still act as its person, as a supervisor covering a desk would (demo).
+        return pages.render(
             request,
             "my_work.html",
-            active="my",
-            acting=staff_id,
+            active="my" if pages.signed_in(request) == staff_id else None,
             staff=staff,
             person=person,
             after=data.latest_event_id(dispatcher),
             **list_context(staff_id),
         )
-        # Demo identity: opening someone's work is acting as them elsewhere too (see templating.ACTING_COOKIE).
-        response.set_cookie(ACTING_COOKIE, staff_id, httponly=True, samesite="strict")
-        return response
 
     @r.get("/ui/my/{staff_id}/list", response_class=HTMLResponse)
     def my_list(request: Request, staff_id: str) -> Response:

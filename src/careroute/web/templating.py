@@ -32,8 +32,8 @@ SECURITY_HEADERS = {
     "cache-control": "no-store",
 }
 
-#: Demo identity: the person whose work was opened last acts on the board and task pages.
-#: Not authentication (the security issue brings sign-in with roles); the pages say so.
+#: Demo identity: the staff member picked on /signin, who acts on the board and task pages.
+#: Not authentication (no password; the security issue brings real sign-in with roles); every page says so.
 ACTING_COOKIE = "careroute_demo_staff"
 
 URGENCY_LABEL = {"emergent": "Emergent", "urgent": "Urgent", "routine": "Routine"}
@@ -90,11 +90,19 @@ class Pages:
         env.globals["queue_names"] = dispatcher.pack.queue_names
         env.globals["pack_name"] = dispatcher.pack.spec.pack.name
         env.globals["zone_name"] = zone.key
+        # The pack is fixed for this process, so its people's names are too: the header names who is signed in.
+        self.staff_names = {p.id: p.name for p in dispatcher.pack.spec.staff}
+        env.globals["staff_names"] = self.staff_names
         self.templates = Jinja2Templates(env=env)
+
+    def signed_in(self, request: Request) -> str | None:
+        """The demo identity from the cookie, if it names one of the pack's staff (a stale or forged one is ignored)."""
+        staff_id = request.cookies.get(ACTING_COOKIE)
+        return staff_id if staff_id in self.staff_names else None
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("now", self.dispatcher.clock())
-        context.setdefault("acting", request.cookies.get(ACTING_COOKIE))
+        context.setdefault("acting", self.signed_in(request))
         response = self.templates.TemplateResponse(request, name, context, status_code=status)
         response.headers.update(SECURITY_HEADERS)
         return response
