@@ -68,7 +68,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from operator import attrgetter
@@ -492,6 +492,11 @@ def _record(row: Row) -> dict[str, Any]:
 def period_start(at: datetime, zone: ZoneInfo, period: Period = "week") -> date:
     """The local date that labels the day or week (its Monday) holding the instant `at`."""
     return _Periods(zone, period).of(require_aware(at, "at"))
+
+
+def period_labeller(zone: ZoneInfo, period: Period = "week") -> Callable[[datetime], date]:
+    """`period_start` for many instants: the span found last is remembered (facts come mostly in time order)."""
+    return _Periods(zone, period).of
 
 
 class _Periods:

@@ -43,7 +43,14 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from careroute.metrics import MANUAL_DISPATCH_RULE, SYSTEM_ACTOR, EventLike, TaskFacts, period_start
+from careroute.metrics import (
+    MANUAL_DISPATCH_RULE,
+    SYSTEM_ACTOR,
+    EventLike,
+    TaskFacts,
+    period_labeller,
+    period_start,
+)
 
 #: Reason codes that say the task went to the right kind of desk for the wrong other reason.
 NOT_A_TYPE_CORRECTION = frozenset({"wrong_site", "patient_request", "duplicate"})
@@ -158,9 +165,10 @@ def staff_reroutes(events: Iterable[EventLike], facts: Mapping[int, TaskFacts]) 
 
 
 def _weekly(tasks: Sequence[TaskFacts], rerouted: set[int], zone: ZoneInfo) -> dict[date, tuple[int, int]]:
+    week_of = period_labeller(zone)
     weeks: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     for f in tasks:
-        w = weeks[period_start(f.created_at, zone)]
+        w = weeks[week_of(f.created_at)]
         w[0] += 1
         w[1] += f.task_id in rerouted
     return {k: (v[0], v[1]) for k, v in weeks.items()}
