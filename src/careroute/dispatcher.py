@@ -8,6 +8,7 @@ side effects belong after commit.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -153,6 +154,8 @@ class Dispatcher:
         )
         self.reroute_codes = {r.code for r in spec.reroute_reasons}
         self.dedup = DedupConfig()
+        # Per thread: the API's threads and the scheduler's share one dispatcher.
+        self._local = threading.local()
         self._candidates: OrderedDict[int, DedupCandidate] = OrderedDict()
 
     # -- start-up ------------------------------------------------------------
@@ -692,6 +695,10 @@ class Dispatcher:
 
     def _append(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Append events and fold them into each task's metrics summary, in the same transaction."""
+        held = getattr(self._local, "held_events", None)
+        if held is not None:  # a pass that writes many events writes them together
+            held.extend(rows)
+            return
         self.store.append_events(conn, rows)
         seen = [r["task_id"] for r in rows]
         known = self.store.facts_of(conn, [t for t in dict.fromkeys(seen) if not self._creates(rows, t)])
@@ -1040,11 +1047,18 @@ class Dispatcher:
         ones, so a rule never fires twice for the same step.
         """
         now = self.clock()
+        try:
+            return self._escalate(now, limit)
+        finally:
+            self._local.held_events = None
+
+    def _escalate(self, now: datetime, limit: int) -> list[EscalationDue]:
         spec = self.pack.spec
         fired_now: list[EscalationDue] = []
         with self.store.write() as conn:
             self.store.lock_assignment(conn)
             touched = False
+            self._local.held_events = []
             due_tasks = self.store.tasks_due_for_escalation(conn, now, limit)
             # One read of the clocks' history and the items' metadata for the whole pass.
             ids = [t.id for t in due_tasks]
@@ -1066,6 +1080,8 @@ class Dispatcher:
                 facts = replace(facts, queue=current.queue, urgency=current.urgency)
                 at = next_escalation_at(facts, spec.escalation, self.pack.calendar, now, fired, sla=spec.sla)
                 self.store.update_task(conn, task.id, {"next_escalation_at": at})
+            held, self._local.held_events = self._local.held_events, None
+            self._append(conn, held)
             if touched:
                 self._push(conn, now)
         return fired_now
