@@ -1059,6 +1059,7 @@ class Dispatcher:
             self.store.lock_assignment(conn)
             touched = False
             self._local.held_events = []
+            timers: list[tuple[int, datetime | None]] = []
             due_tasks = self.store.tasks_due_for_escalation(conn, now, limit)
             # One read of the clocks' history and the items' metadata for the whole pass.
             ids = [t.id for t in due_tasks]
@@ -1078,8 +1079,10 @@ class Dispatcher:
                     touched = touched or isinstance(due.action, Reassign | RaiseUrgency)
                 # The next timer from what is already in hand: no second read of the task's history.
                 facts = replace(facts, queue=current.queue, urgency=current.urgency)
-                at = next_escalation_at(facts, spec.escalation, self.pack.calendar, now, fired, sla=spec.sla)
-                self.store.update_task(conn, task.id, {"next_escalation_at": at})
+                timers.append(
+                    (task.id, next_escalation_at(facts, spec.escalation, self.pack.calendar, now, fired, sla=spec.sla))
+                )
+            self.store.set_timers(conn, timers)
             held, self._local.held_events = self._local.held_events, None
             self._append(conn, held)
             if touched:

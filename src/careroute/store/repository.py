@@ -45,6 +45,7 @@ _FIND_ITEM = select(items).where(
 _INSERT_TASK = insert(tasks).returning(tasks.c.id)
 _INSERT_ITEM = insert(items).returning(items.c.id)
 _INSERT_EVENT = insert(events)
+_SET_TIMER = update(tasks).where(tasks.c.id == bindparam("tid")).values(next_escalation_at=bindparam("at"))
 _LAST_HASH = select(events.c.hash).order_by(events.c.id.desc()).limit(1)
 _INSERT_KEY = insert(patient_keys)
 _INSERT_FACTS = insert(task_facts)
@@ -455,6 +456,11 @@ class Store:
             .limit(limit)
         )
         return [row_to_task(r) for r in conn.execute(query)]
+
+    def set_timers(self, conn: Connection, timers: Sequence[tuple[int, datetime | None]]) -> None:
+        """Persist several tasks' next escalation times in one statement."""
+        if timers:
+            conn.execute(_SET_TIMER, [{"tid": task_id, "at": at} for task_id, at in timers])
 
     def events_of_kinds(self, conn: Connection, task_id: int, kinds: Sequence[str]) -> list[Event]:
         query = select(events).where(events.c.task_id == task_id, events.c.kind.in_(kinds)).order_by(events.c.id)
