@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, bindparam, case, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, case, func, insert, select, text, update
 
 from careroute import audit
 from careroute.metrics import TaskFacts
@@ -45,6 +45,7 @@ _FIND_ITEM = select(items).where(
 _INSERT_TASK = insert(tasks).returning(tasks.c.id)
 _INSERT_ITEM = insert(items).returning(items.c.id)
 _INSERT_EVENT = insert(events)
+HELD = text("tasks.status IN ('assigned', 'claimed')")
 _SET_TIMER = update(tasks).where(tasks.c.id == bindparam("tid")).values(next_escalation_at=bindparam("at"))
 _LAST_HASH = select(events.c.hash).order_by(events.c.id.desc()).limit(1)
 _INSERT_KEY = insert(patient_keys)
@@ -411,15 +412,17 @@ class Store:
 
     def staff_load(self, conn: Connection, staff_id: str | None = None) -> dict[str, dict[str, int]]:
         """Effort units held (assigned or claimed) by each person (or one), per queue."""
-        who = tasks.c.assignee.is_not(None) if staff_id is None else tasks.c.assignee == staff_id
-        query = (
-            select(tasks.c.assignee, tasks.c.queue, func.sum(tasks.c.effort))
-            .where(and_(who, tasks.c.status.in_(("assigned", "claimed"))))
-            .group_by(tasks.c.assignee, tasks.c.queue)
-        )
+        # The status condition is written out literally so that both databases match it to the
+        # partial index ix_tasks_held (a bound parameter could not prove the index applies).
+        query = select(tasks.c.assignee, tasks.c.queue, tasks.c.effort).where(HELD)
+        if staff_id is not None:
+            query = query.where(tasks.c.assignee == staff_id)
         out: dict[str, dict[str, int]] = {}
         for who, queue, effort in conn.execute(query):
-            out.setdefault(who, {})[queue] = int(effort or 0)
+            if who is None:
+                continue
+            held = out.setdefault(who, {})
+            held[queue] = held.get(queue, 0) + int(effort or 0)
         return out
 
     def waiting_in_queue(self, conn: Connection, queue: str, limit: int) -> list[Task]:

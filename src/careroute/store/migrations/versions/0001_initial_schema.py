@@ -100,6 +100,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tasks_assignee_status"), ["assignee", "status"], unique=False)
+        batch_op.create_index(
+            "ix_tasks_held",
+            ["assignee", "queue", "effort"],
+            unique=False,
+            sqlite_where=sa.text("status IN ('assigned', 'claimed')"),
+            postgresql_where=sa.text("status IN ('assigned', 'claimed')"),
+        )
         batch_op.create_index(batch_op.f("ix_tasks_next_escalation_at"), ["next_escalation_at"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_tasks_queue_status_urgency_rank_due_at_created_at_id"),
@@ -264,6 +271,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_tasks_status_created_at"))
         batch_op.drop_index(batch_op.f("ix_tasks_queue_status_urgency_rank_due_at_created_at_id"))
         batch_op.drop_index(batch_op.f("ix_tasks_next_escalation_at"))
+        batch_op.drop_index(
+            "ix_tasks_held",
+            sqlite_where=sa.text("status IN ('assigned', 'claimed')"),
+            postgresql_where=sa.text("status IN ('assigned', 'claimed')"),
+        )
         batch_op.drop_index(batch_op.f("ix_tasks_assignee_status"))
 
     op.drop_table("tasks")
