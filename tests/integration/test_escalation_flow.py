@@ -168,3 +168,18 @@ def test_hold_release_and_acknowledge_refuse_what_does_not_apply(sim: tuple[Disp
     d.hold(task_id, "waiting on the patient", actor="wendy")
     with pytest.raises(TransitionRefused, match="already on hold"):
         d.hold(task_id, "again", actor="wendy")
+
+
+def test_an_emergent_item_is_announced_at_once_even_when_nobody_has_room(
+    sim: tuple[Dispatcher, SimulatedClock], store: Store
+) -> None:
+    d, clock = sim
+    clock.now = at(2026, 10, 6, 10)  # Tuesday morning
+    for person in ("rhea", "omar", "mira", "tessa"):
+        d.set_presence(person, "away")
+    item = InboundItem("portal", "p-now", clock.now, "crushing chest pain going down my left arm, sweating")
+    task_id = d.intake(item).task_id
+    assert d.task_with_timeline(task_id)[0].status == "open"  # nobody with room
+    clock.now += timedelta(seconds=1)
+    assert [f.rule_id for f in d.escalate()] == ["esc.emergent.now"]
+    assert outbox(store, task_id, "esc.emergent.now") == ["tessa@example.org", "clinical-lead@example.org"]

@@ -127,8 +127,11 @@ SUNDAY_2AM = ny(2026, 10, 18, 2, 0)
 def test_an_emergent_item_pages_on_call_at_the_claim_target_and_repeats_up_to_three_times() -> None:
     emergent = task("clinical_urgent", "emergent", created=SUNDAY_2AM)
     first = SUNDAY_2AM + timedelta(minutes=5)
-    assert due([emergent], first - SECOND) == []
-    assert due([emergent], first) == [
+    # Announced at once (even when nobody has room for it), then paged at the claim target.
+    assert due([emergent], SUNDAY_2AM + SECOND) == [(7, "esc.emergent.now", SUNDAY_2AM + SECOND, 1)]
+    announced = {(7, "esc.emergent.now"): Fired(1, SUNDAY_2AM + SECOND)}
+    assert due([emergent], first - SECOND, announced) == []
+    assert due([emergent], first, announced) == [
         (7, "esc.emergent.clinical_lead", first, 1),
         (7, "esc.emergent.page_on_call", first, 1),
     ]
@@ -149,6 +152,7 @@ def test_an_emergent_item_pages_on_call_at_the_claim_target_and_repeats_up_to_th
 def test_after_downtime_a_repeat_fires_once_not_once_per_missed_interval() -> None:
     emergent = task("clinical_urgent", "emergent", created=SUNDAY_2AM)
     fired = {
+        (7, "esc.emergent.now"): Fired(1, SUNDAY_2AM + timedelta(seconds=1)),
         (7, "esc.emergent.page_on_call"): Fired(1, SUNDAY_2AM + timedelta(minutes=5)),
         (7, "esc.emergent.clinical_lead"): Fired(1, SUNDAY_2AM + timedelta(minutes=5)),
     }
