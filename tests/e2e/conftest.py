@@ -63,7 +63,7 @@ def post_item(http: httpx.Client, external_id: str, **kw: Any) -> int:
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium package to run the browser tests")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,25 @@ ORU = (FIXTURES / "oru_potassium_hh.hl7").read_text()
 ADT = (FIXTURES / "adt_a01.hl7").read_text()
 REF = (FIXTURES / "ref_i12.hl7").read_text()
 TIMEOUT = 5
+
+
+def run_in_own_loop(coro: Any) -> Any:
+    """asyncio.run in a thread of its own: another test's tool (Playwright's sync API) may hold a loop here."""
+    out: list[Any] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            out.append(asyncio.run(coro))
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return out[0] if out else None
 
 
 def msa(ack_frame: bytes) -> list[str]:
@@ -45,7 +65,7 @@ def run(
             server.close()
             await server.wait_closed()
 
-    asyncio.run(main())
+    run_in_own_loop(main())
 
 
 def test_it_acks_a_message_after_delivering_its_item() -> None:
@@ -154,7 +174,7 @@ def test_several_connections_are_served_at_once() -> None:
             server.close()
             await server.wait_closed()
 
-    asyncio.run(main())
+    run_in_own_loop(main())
     assert len({i.external_id for i in delivered}) == 5
 
 

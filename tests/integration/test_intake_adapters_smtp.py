@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+import threading
 from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
@@ -15,6 +16,25 @@ from careroute.model import InboundItem
 from tests.unit.test_intake_fax_voicemail import tiny_pdf
 
 OFFICE = "office@sweetgumfm.example"
+
+
+def run_in_own_loop(coro: Any) -> Any:
+    """asyncio.run in a thread of its own: another test's tool (Playwright's sync API) may hold a loop here."""
+    out: list[Any] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            out.append(asyncio.run(coro))
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return out[0] if out else None
 
 
 def message(message_id: str = "<bill-002@example.com>", **headers: str) -> EmailMessage:
@@ -50,7 +70,7 @@ def with_server(
             server.close()
             await server.wait_closed()
 
-    asyncio.run(main())
+    run_in_own_loop(main())
 
 
 def test_it_accepts_mail_for_the_office_and_delivers_it() -> None:
