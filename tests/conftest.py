@@ -7,6 +7,7 @@ answers on 127.0.0.1:5432 and CAREROUTE_REQUIRE_POSTGRES is unset; CI sets it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -174,3 +175,22 @@ def live_server(dispatcher: Dispatcher) -> Iterator[LiveServer]:
 
     with LiveServer(create_app(dispatcher)) as server:
         yield server
+
+
+def run_in_own_loop(coro: Any) -> Any:
+    """asyncio.run in a thread of its own: another test's tool (Playwright's sync API) may hold a loop here."""
+    out: list[Any] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            out.append(asyncio.run(coro))
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return out[0] if out else None

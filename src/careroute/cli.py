@@ -434,8 +434,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careroute", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(p: argparse.ArgumentParser) -> None:
+    def db_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", help="database URL or SQLite path (default: $CAREROUTE_DATABASE_URL)")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        db_option(p)
         p.add_argument("--rules", help=f"rule pack YAML (default: $CAREROUTE_RULES or {STARTER_PACK.name})")
 
     p = sub.add_parser("serve", help="run the HTTP service")
@@ -495,29 +498,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("backup", help="a consistent online backup of the database")
     p.add_argument("target", metavar="FILE")
-    p.add_argument("--db", help="database URL or SQLite path (default: $CAREROUTE_DATABASE_URL)")
+    db_option(p)
     p.set_defaults(func=cmd_backup)
 
     p = sub.add_parser("restore", help="put a backup back (stop the service first)")
     p.add_argument("source", metavar="FILE")
-    p.add_argument("--db", help="database URL or SQLite path (default: $CAREROUTE_DATABASE_URL)")
+    db_option(p)
     p.add_argument("--yes", action="store_true", help="yes, replace the database")
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("purge", help="retention: remove message content of tasks resolved long ago")
     p.add_argument("--older-than-days", type=int, required=True)
-    p.add_argument("--db", help="database URL or SQLite path (default: $CAREROUTE_DATABASE_URL)")
+    db_option(p)
     p.set_defaults(func=cmd_purge)
 
     p = sub.add_parser("audit", help="the tamper-evident event log")
     audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     a = audit_sub.add_parser("verify", help="check every event's hash chain; name any edited, deleted or moved row")
-    a.add_argument("--db", help="database URL or SQLite path (default: $CAREROUTE_DATABASE_URL)")
+    db_option(a)
     a.set_defaults(func=cmd_audit_verify)
     a = audit_sub.add_parser("access", help="who read a task's content, or any task of one patient")
     a.add_argument("--task", type=int)
     a.add_argument("--mrn")
-    a.add_argument("--db", help="database URL or SQLite path (default: $CAREROUTE_DATABASE_URL)")
+    db_option(a)
     a.set_defaults(func=cmd_audit_access)
 
     p = sub.add_parser("rules", help="rule packs")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -12,31 +11,13 @@ import pytest
 
 from careroute.intake.mllp import FrameReader, frame, start_mllp_server
 from careroute.model import InboundItem
+from tests.conftest import run_in_own_loop
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake" / "hl7"
 ORU = (FIXTURES / "oru_potassium_hh.hl7").read_text()
 ADT = (FIXTURES / "adt_a01.hl7").read_text()
 REF = (FIXTURES / "ref_i12.hl7").read_text()
 TIMEOUT = 5
-
-
-def run_in_own_loop(coro: Any) -> Any:
-    """asyncio.run in a thread of its own: another test's tool (Playwright's sync API) may hold a loop here."""
-    out: list[Any] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            out.append(asyncio.run(coro))
-        except BaseException as exc:  # re-raised in the test's thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-    return out[0] if out else None
 
 
 def msa(ack_frame: bytes) -> list[str]:

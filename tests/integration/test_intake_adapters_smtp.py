@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-import threading
 from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
@@ -13,28 +12,10 @@ import pytest
 
 from careroute.intake.smtp import start_smtp_server
 from careroute.model import InboundItem
+from tests.conftest import run_in_own_loop
 from tests.unit.test_intake_fax_voicemail import tiny_pdf
 
 OFFICE = "office@sweetgumfm.example"
-
-
-def run_in_own_loop(coro: Any) -> Any:
-    """asyncio.run in a thread of its own: another test's tool (Playwright's sync API) may hold a loop here."""
-    out: list[Any] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            out.append(asyncio.run(coro))
-        except BaseException as exc:  # re-raised in the test's thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-    return out[0] if out else None
 
 
 def message(message_id: str = "<bill-002@example.com>", **headers: str) -> EmailMessage:
