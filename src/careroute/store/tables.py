@@ -264,3 +264,52 @@ staff = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+#: People who sign in to the pages. A user may be a staff member of the rule pack (`staff_id`), whose
+#: queues then bound what they see; `queues` widens or narrows that for supervisors. Passwords are
+#: argon2 hashes; repeated failures lock the account until `locked_until`.
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),  # staff | supervisor | admin | auditor
+    Column("staff_id", String(64), nullable=True),
+    Column("queues", JSONType, nullable=True),  # None: the staff member's queues (staff) or all (others)
+    Column("clinical", Boolean, nullable=False, default=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("failed_signins", Integer, nullable=False, default=0),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: Tokens for systems (the EHR, the phone system, a reporting job). Only a SHA-256 of the secret is
+#: kept: the token is shown once, when created. `id` is the token's public prefix, safe to log.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("scopes", JSONType, nullable=False),  # ["intake"], ["read"], ...
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
+)
+
+#: Signed-in browser sessions. The cookie carries a random id; only its SHA-256 is stored, beside the
+#: session's CSRF token, so a copy of the database cannot be replayed as a session.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", String(64), ForeignKey("users.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("source", String(64), nullable=True),
+    Index(None, "user_id"),
+)
