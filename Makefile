@@ -25,7 +25,7 @@ run: $(VENV)/.installed
 	mkdir -p var
 	$(BIN)/careroute migrate
 	$(BIN)/careroute demo load
-	$(BIN)/careroute serve --host $(HOST) --port $(PORT)
+	$(BIN)/careroute serve --demo --host $(HOST) --port $(PORT)
 
 ## Install what the tests need and run them (SQLite, and PostgreSQL when one answers).
 test: $(VENV)/.installed-test

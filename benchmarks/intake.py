@@ -114,7 +114,7 @@ def http_rates(url: str, items: list[dict[str, Any]], concurrency: int) -> tuple
         proc.wait()
     Store.from_url(url).migrate()
     port = free_port()
-    env = {"CAREROUTE_DATABASE_URL": url}
+    env = {"CAREROUTE_DATABASE_URL": url, "CAREROUTE_DEMO": "1"}
     proc = start_server(["-m", "careroute.cli", "serve", "--port", str(port), "--log-level", "warning"], port, env)
     try:
         asyncio.run(_post_all(f"http://127.0.0.1:{port}", "/v1/items", items[:200], concurrency))

@@ -44,6 +44,7 @@ from _bulk import fill
 from _common import PG_URL, free_port, machine, postgres_answers
 
 from careroute.api import create_app
+from careroute.api.security import Security
 from careroute.config import STARTER_PACK
 from careroute.demo import demo_items
 from careroute.dispatcher import Dispatcher, SimulatedClock
@@ -248,7 +249,7 @@ class FullCollections:
 def measure(
     dispatcher: Dispatcher, task_id: int, requests: int, staff: str, collections: FullCollections
 ) -> list[tuple[str, list[float]]]:
-    timer = ServerTimer(create_app(dispatcher))
+    timer = ServerTimer(create_app(dispatcher, security=Security(demo=True)))
     pages = ["/healthz", f"/my/{staff}", "/board", f"/tasks/{task_id}", "/rules", "/scoreboard"]
     with Server(timer) as server, httpx.Client(base_url=server.url, timeout=30) as client:
         for url in pages:

@@ -24,6 +24,7 @@ import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
 
+from careroute.api.security import Security
 from careroute.config import STARTER_PACK
 from careroute.dispatcher import Dispatcher, SimulatedClock
 from careroute.model import InboundItem, Patient
@@ -39,6 +40,8 @@ SAMPLES = SHARED / "samples"
 PG_URL = os.environ.get("CAREROUTE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 EDT = timezone(timedelta(hours=-4))
 T0 = datetime(2026, 10, 5, 8, 0, tzinfo=EDT)
+#: The quick start's open mode: most tests exercise dispatch, not sign-in (tests/integration/test_security.py does).
+DEMO = Security(demo=True)
 
 
 def _postgres_answers() -> bool:
@@ -173,7 +176,7 @@ class LiveServer:
 def live_server(dispatcher: Dispatcher) -> Iterator[LiveServer]:
     from careroute.api import create_app
 
-    with LiveServer(create_app(dispatcher)) as server:
+    with LiveServer(create_app(dispatcher, security=DEMO)) as server:
         yield server
 
 

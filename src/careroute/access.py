@@ -64,9 +64,12 @@ def role_scopes(role: Role) -> frozenset[str]:
 
 
 def visible_queues(role: Role, own: Iterable[str] | None, listed: Iterable[str] | None) -> frozenset[str] | None:
-    """The queues a user reads: listed ones if any; else a staff member's own; else (other roles) all."""
+    """The queues a user reads: listed ones if any; else a staff member's own; auditors none; others all."""
     if listed is not None:
         return frozenset(listed)
     if role == "staff":
         return frozenset(own or ())
+    if role == "auditor":
+        # Auditors read the audit trail, not patients' messages (minimum necessary).
+        return frozenset()
     return None

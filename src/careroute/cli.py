@@ -122,9 +122,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
         smtp_port=settings.smtp_listen_port,
         smtp_recipients=settings.smtp_recipients,
     )
-    app = create_app(
-        dispatcher, max_body_bytes=settings.max_body_bytes, scheduler=scheduler, sources=sources, listeners=listeners
+    from careroute.api.security import Security
+    from careroute.ratelimit import Limit
+
+    demo = settings.demo or bool(getattr(args, "demo", False))
+    security = Security(
+        demo=demo,
+        secure_cookies=settings.secure_cookies,
+        intake_limit=Limit(rate=settings.intake_rate, burst=max(1, int(settings.intake_rate * 2))),
     )
+    if demo:
+        print(
+            "careroute: DEMO MODE: no passwords and an open API. For trying careroute on this machine with made-up "
+            "data only.",
+            file=sys.stderr,
+        )
+    else:
+        from careroute.store import accounts
+
+        if not accounts.list_users(dispatcher.store):
+            print(
+                "careroute: no users yet: add one with `careroute users add NAME --role admin`, and a token for "
+                "each system with `careroute tokens create NAME --scopes intake`",
+                file=sys.stderr,
+            )
+    app = create_app(
+        dispatcher, max_body_bytes=settings.max_body_bytes, scheduler=scheduler, sources=sources, listeners=listeners,
+        security=security,
+    )  # fmt: skip
     print(
         f"careroute serving on http://{args.host}:{args.port} (docs at /docs), "
         f"rule pack {dispatcher.pack.spec.pack.name!r} version {dispatcher.pack.version}",
@@ -418,14 +443,16 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def cmd_audit_access(args: argparse.Namespace) -> int:
     from careroute.store.repository import Store
 
-    if (args.task is None) == (args.mrn is None):
-        raise CliError("name a task (--task ID) or a patient (--mrn MRN)")
+    if not args.break_glass and (args.task is None) == (args.mrn is None):
+        raise CliError("name a task (--task ID) or a patient (--mrn MRN), or ask for --break-glass reads")
     store = Store.from_url(_settings(args).database_url)
     _require_migrated(store)
+    action = "break_glass" if args.break_glass else "read_task"
     with store.read() as conn:
-        rows = store.who_viewed(conn, task_id=args.task, mrn=args.mrn)
+        rows = store.who_viewed(conn, task_id=args.task, mrn=args.mrn, action=action)
     for r in rows:
-        print(f"{r.at.isoformat()}  {r.actor:<16} task {r.task_id}  from {r.source or '?'}")
+        why = f"  reason: {r.what}" if args.break_glass else ""
+        print(f"{r.at.isoformat()}  {r.actor:<16} task {r.task_id}  from {r.source or '?'}{why}")
     print(f"{len(rows)} read(s)", file=sys.stderr)
     return 0
 
@@ -446,6 +473,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--log-level", default="info")
+    p.add_argument(
+        "--demo", action="store_true", help="demo mode: no passwords, an open API (the quick start; never for real use)"
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
@@ -520,8 +550,13 @@ def build_parser() -> argparse.ArgumentParser:
     a = audit_sub.add_parser("access", help="who read a task's content, or any task of one patient")
     a.add_argument("--task", type=int)
     a.add_argument("--mrn")
+    a.add_argument("--break-glass", action="store_true", help="only reads of tasks outside the reader's queues")
     db_option(a)
     a.set_defaults(func=cmd_audit_access)
+
+    from careroute import cli_accounts
+
+    cli_accounts.register(sub, db_option, _settings, _require_migrated, CliError)
 
     p = sub.add_parser("rules", help="rule packs")
     rules_sub = p.add_subparsers(dest="rules_command", required=True, metavar="ACTION")

@@ -35,6 +35,12 @@ class Settings:
     mllp_port: int | None = None
     smtp_listen_port: int | None = None
     smtp_recipients: tuple[str, ...] = ()
+    #: Demo mode: no passwords, the demo sign-in, an open API. For the quick start on one machine only.
+    demo: bool = False
+    #: Session cookies only over https (on by default when the base URL is https).
+    secure_cookies: bool = False
+    #: Intake rate limit per API token (or per address): items per second, sustained; bursts of twice that.
+    intake_rate: float = 1000.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,4 +59,10 @@ class Settings:
             mllp_port=int(env["CAREROUTE_MLLP_PORT"]) if env.get("CAREROUTE_MLLP_PORT") else None,
             smtp_listen_port=int(env["CAREROUTE_SMTP_LISTEN_PORT"]) if env.get("CAREROUTE_SMTP_LISTEN_PORT") else None,
             smtp_recipients=tuple(r.strip() for r in env.get("CAREROUTE_SMTP_RECIPIENTS", "").split(",") if r.strip()),
+            demo=env.get("CAREROUTE_DEMO", "0") not in ("0", "false", "no", ""),
+            secure_cookies=env.get(
+                "CAREROUTE_SECURE_COOKIES", "1" if env.get("CAREROUTE_BASE_URL", "").startswith("https:") else "0"
+            )
+            not in ("0", "false", "no", ""),
+            intake_rate=float(env.get("CAREROUTE_INTAKE_RATE", "1000")),
         )

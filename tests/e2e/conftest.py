@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from careroute.api import create_app
 from careroute.dispatcher import Dispatcher
-from tests.conftest import ROOT, LiveServer, make_item
+from tests.conftest import DEMO, ROOT, LiveServer, make_item
 
 CHROMIUM = Path(os.environ.get("CAREROUTE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -38,7 +38,7 @@ SCREENSHOTS = Path(os.environ.get("CAREROUTE_SCREENSHOTS", ROOT / "var" / "scree
 @pytest.fixture
 def web_app(dispatcher: Dispatcher) -> FastAPI:
     """careroute's app; `create_app` mounts the pages."""
-    return create_app(dispatcher)
+    return create_app(dispatcher, security=DEMO)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from careroute.model import Task
 from careroute.rules import load_pack
 from careroute.store.repository import Store, row_to_task
 from careroute.store.tables import tasks
-from tests.conftest import ROOT, LiveServer
+from tests.conftest import DEMO, ROOT, LiveServer
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
 NOW = datetime(2026, 10, 6, 14, 40, tzinfo=UTC)  # Tuesday 10:40 in New York
@@ -92,7 +92,7 @@ def main() -> int:
         dispatcher = Dispatcher(store, load_pack(STARTER_PACK), clock=SimulatedClock(NOW))
         dispatcher.load_pack()
         demo_morning(dispatcher)
-        with LiveServer(create_app(dispatcher)) as server, sync_playwright() as pw:
+        with LiveServer(create_app(dispatcher, security=DEMO)) as server, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             context = browser.new_context(viewport={"width": WIDTH, "height": 900}, reduced_motion="reduce")
             page = context.new_page()

@@ -13,14 +13,14 @@ from careroute.config import STARTER_PACK
 from careroute.dispatcher import Dispatcher, SimulatedClock
 from careroute.rules import load_pack
 from careroute.store.repository import Store
-from tests.conftest import T0
+from tests.conftest import DEMO, T0
 
 _db = Path(tempfile.mkdtemp(prefix="careroute-fuzz-")) / "fuzz.db"
 _store = Store.from_url(f"sqlite:///{_db}")
 _store.migrate()
 _dispatcher = Dispatcher(_store, load_pack(STARTER_PACK), clock=SimulatedClock(T0))
 _dispatcher.load_pack()
-app = create_app(_dispatcher)
+app = create_app(_dispatcher, security=DEMO)
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 

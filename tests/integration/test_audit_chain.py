@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, update
 from careroute.dispatcher import Dispatcher
 from careroute.store.repository import Store
 from careroute.store.tables import events
-from tests.conftest import make_item
+from tests.conftest import DEMO, make_item
 
 
 def verify(db_url: str) -> subprocess.CompletedProcess[str]:
@@ -78,7 +78,7 @@ def test_who_read_a_patients_messages_answers_in_one_query(dispatcher: Dispatche
 
     task_id = dispatcher.intake(make_item("portal-read")).task_id
     other = dispatcher.intake(make_item("portal-other")).task_id
-    with LiveServer(create_app(dispatcher)) as server:
+    with LiveServer(create_app(dispatcher, security=DEMO)) as server:
         httpx.get(f"{server.url}/v1/tasks/{task_id}", headers={"x-careroute-user": "rhea"})
         httpx.get(f"{server.url}/v1/tasks/{other}", headers={"x-careroute-user": "omar"})
         httpx.get(f"{server.url}/v1/metrics.csv", headers={"x-careroute-user": "pam"})

@@ -15,7 +15,7 @@ from careroute.api.integrations import Listeners, Sources, load_sources
 from careroute.dispatcher import Dispatcher
 from careroute.intake.mllp import frame
 from careroute.intake.signatures import sign_request
-from tests.conftest import LiveServer, free_port, make_item
+from tests.conftest import DEMO, LiveServer, free_port, make_item
 from tests.unit.test_intake_fax_voicemail import tiny_pdf
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intake"
@@ -24,7 +24,7 @@ SECRET = "ehr-integration-secret-2026-0001"
 
 @pytest.fixture
 def open_server(dispatcher: Dispatcher) -> Iterator[LiveServer]:
-    with LiveServer(create_app(dispatcher)) as server:
+    with LiveServer(create_app(dispatcher, security=DEMO)) as server:
         yield server
 
 
@@ -103,7 +103,7 @@ def test_a_scanned_fax_without_text_is_kept_and_goes_to_review(open_server: Live
 def signed_server(dispatcher: Dispatcher, tmp_path: Path) -> Iterator[LiveServer]:
     path = tmp_path / "sources.yaml"
     path.write_text(f"sources:\n  ehr:\n    hmac_secrets: ['{SECRET}']\n")
-    with LiveServer(create_app(dispatcher, sources=load_sources(path))) as server:
+    with LiveServer(create_app(dispatcher, security=DEMO, sources=load_sources(path))) as server:
         yield server
 
 
@@ -146,7 +146,7 @@ def _mllp_exchange(port: int, payload: bytes) -> bytes:
 
 def test_the_mllp_listener_starts_with_the_server(dispatcher: Dispatcher) -> None:
     port = free_port()
-    app = create_app(dispatcher, listeners=Listeners(mllp_port=port))
+    app = create_app(dispatcher, security=DEMO, listeners=Listeners(mllp_port=port))
     with LiveServer(app, lifespan="on") as server:
         message = (FIXTURES / "hl7" / "oru_potassium_hh.hl7").read_text()
         reply = _mllp_exchange(port, frame(message))

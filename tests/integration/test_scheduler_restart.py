@@ -31,7 +31,7 @@ class Server:
     def __init__(self, db_url: str, pack: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "CAREROUTE_DATABASE_URL": db_url, "CAREROUTE_RULES": str(pack)}
+        self.env = {**os.environ, "CAREROUTE_DATABASE_URL": db_url, "CAREROUTE_RULES": str(pack), "CAREROUTE_DEMO": "1"}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:

@@ -14,7 +14,7 @@ from careroute import metrics
 from careroute.dispatcher import Dispatcher
 from careroute.store.repository import Store, facts_from_row
 from careroute.store.tables import task_facts
-from tests.conftest import ROOT, SAMPLES, LiveServer, make_item
+from tests.conftest import DEMO, ROOT, SAMPLES, LiveServer, make_item
 
 
 def test_the_summary_row_always_equals_the_fold_of_the_events(dispatcher: Dispatcher, store: Store) -> None:
@@ -38,7 +38,8 @@ def test_the_summary_row_always_equals_the_fold_of_the_events(dispatcher: Dispat
 def http(dispatcher: Dispatcher) -> httpx.Client:
     from careroute.api import create_app
 
-    with LiveServer(create_app(dispatcher)) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+    app = create_app(dispatcher, security=DEMO)
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=10) as client:
         yield client  # type: ignore[misc]
 
 

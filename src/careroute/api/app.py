@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from careroute import __version__, scoreboard
+from careroute.access import Principal
 from careroute.api.integrations import Listeners, Sources, mount_integrations, start_listeners
 from careroute.api.schemas import (
     AssignBody,
@@ -39,6 +40,7 @@ from careroute.api.schemas import (
     queue_json,
     task_json,
 )
+from careroute.api.security import Authenticate, Security
 from careroute.dispatcher import Dispatcher, InvalidCommand, NotFound
 from careroute.intake.contract import InboundItemIn, describe, field_path
 from careroute.lifecycle import TransitionRefused
@@ -145,7 +147,17 @@ def create_app(
     scheduler: Scheduler | None = None,
     sources: Sources | None = None,
     listeners: Listeners | None = None,
+    security: Security | None = None,
 ) -> FastAPI:
+    """The app. Without `security` it is closed: every call needs an API token or a signed-in session."""
+    sources = sources if sources is not None else Sources(None)
+    if security is None:
+        security = Security()
+    if not sources.open and not security.integrations_have_own_credentials:
+        from dataclasses import replace
+
+        security = replace(security, integrations_have_own_credentials=True)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         servers = await start_listeners(dispatcher, listeners) if listeners is not None else []
@@ -169,7 +181,43 @@ def create_app(
         ),
     )
     app.state.dispatcher = dispatcher
+    app.state.security = security
     store = dispatcher.store
+
+    class Forbidden(Exception):
+        pass
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_request: Request, exc: Forbidden) -> JSONResponse:
+        return _error(403, "forbidden", str(exc))
+
+    def who(request: Request) -> Principal:
+        principal: Principal | None = getattr(request.state, "principal", None)
+        if principal is None:  # the security layer lets no /v1 call through without one
+            raise Forbidden("sign in or send an API token")
+        return principal
+
+    def acting(request: Request, actor: str) -> str:
+        """The actor a command records: a signed-in person acts as themselves; systems name the person."""
+        principal = who(request)
+        if principal.kind == "user" and actor != principal.actor:
+            raise Forbidden(f"actor: you are signed in as {principal.actor}; commands record who really acted")
+        return actor
+
+    def check_visible(request: Request, task_id: int) -> None:
+        """A task outside the caller's queues does not exist for them (404, the same as no task)."""
+        principal = who(request)
+        if principal.queues is None:
+            return
+        with store.read() as conn:
+            task = store.get_task(conn, task_id)
+        if task is None or not principal.sees_queue(task.queue):
+            raise NotFound(f"no task {task_id}")
+
+    def check_self(request: Request, staff_id: str) -> None:
+        principal = who(request)
+        if principal.kind == "user" and principal.role == "staff" and principal.staff_id != staff_id:
+            raise Forbidden("staff: you may change only your own presence and take only your own work")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -268,28 +316,53 @@ def create_app(
         assignee: str | None = None,
         cursor: str | None = None,
         limit: int = Query(default=50, ge=1, le=500),
+        *,
+        request: Request,
     ) -> dict[str, Any]:
-        """Tasks in the order they were created, filtered; pass `next_cursor` back for the next page."""
+        """Tasks in the order they were created, filtered; pass `next_cursor` back for the next page.
+
+        Only the tasks of the caller's queues are listed (staff: their own queues)."""
         after = decode_cursor(cursor) if cursor else None
-        flt = TaskFilter(queue=queue, status=status, type=type, urgency=urgency, assignee=assignee)
+        flt = TaskFilter(
+            queue=queue, status=status, type=type, urgency=urgency, assignee=assignee, queues=who(request).queues
+        )
         with store.read() as conn:
             page, last = store.list_tasks(conn, flt, after_id=after, limit=limit)
         return {"tasks": [task_json(t) for t in page], "next_cursor": encode_cursor(last) if last else None}
 
     def reader(request: Request) -> str:
-        # Until sign-in lands (the security issue), callers name themselves; unnamed reads are still recorded.
-        return request.headers.get("x-careroute-user", "anonymous")[:64]
+        """Who the access log names: the signed-in person or the token; a system may add the person it acts for."""
+        principal = who(request)
+        on_behalf = request.headers.get("x-careroute-user")
+        if principal.kind == "user" or not on_behalf:
+            return principal.actor[:64]
+        if principal.kind == "demo":
+            return on_behalf[:64]
+        return f"{on_behalf[:40]} via {principal.actor}"[:64]
 
     @app.get("/v1/tasks/{task_id}", tags=["tasks"])
-    def get_task(task_id: TaskId, request: Request) -> dict[str, Any]:
+    def get_task(
+        task_id: TaskId,
+        request: Request,
+        break_glass: Annotated[
+            str | None,
+            Query(min_length=10, max_length=200, description="why a clinician opens a task outside their queues"),
+        ] = None,
+    ) -> dict[str, Any]:
         """The task, its due times, the items merged into it as received, and its full event timeline.
 
-        Every read is recorded in the access log (who, when, which task, from where)."""
+        Every read is recorded in the access log (who, when, which task, from where). A task outside the
+        caller's queues is a 404, unless a clinical user breaks the glass with a reason (logged apart)."""
+        principal = who(request)
+        source = request.client.host if request.client else None
         task, rows, events = dispatcher.task_with_timeline(task_id)
-        store.record_access(
-            reader(request), "read_task", dispatcher.clock(), task_id=task_id,
-            source=request.client.host if request.client else None,
-        )  # fmt: skip
+        if not principal.sees_queue(task.queue):
+            if break_glass is None or not principal.clinical:
+                raise NotFound(f"no task {task_id}")
+            store.record_access(
+                reader(request), "break_glass", dispatcher.clock(), task_id=task_id, what=break_glass, source=source
+            )
+        store.record_access(reader(request), "read_task", dispatcher.clock(), task_id=task_id, source=source)
         return {
             **task_json(task),
             "due": due_json(dispatcher.due_times(task), dispatcher.clock()),
@@ -298,19 +371,22 @@ def create_app(
         }
 
     @app.post("/v1/tasks/{task_id}/hold", tags=["commands"])
-    def hold(task_id: TaskId, body: HoldBody) -> dict[str, Any]:
+    def hold(task_id: TaskId, body: HoldBody, request: Request) -> dict[str, Any]:
         """Put the task on hold (waiting on the patient, the payer, a result): business-hours clocks pause."""
-        return task_json(dispatcher.hold(task_id, body.reason, body.actor))
+        check_visible(request, task_id)
+        return task_json(dispatcher.hold(task_id, body.reason, acting(request, body.actor)))
 
     @app.post("/v1/tasks/{task_id}/release", tags=["commands"])
-    def release(task_id: TaskId, body: Command) -> dict[str, Any]:
+    def release(task_id: TaskId, body: Command, request: Request) -> dict[str, Any]:
         """Take the task off hold: its business-hours clocks resume."""
-        return task_json(dispatcher.release(task_id, body.actor))
+        check_visible(request, task_id)
+        return task_json(dispatcher.release(task_id, acting(request, body.actor)))
 
     @app.post("/v1/tasks/{task_id}/acknowledge", tags=["commands"])
-    def acknowledge(task_id: TaskId, body: ResolveBody) -> dict[str, Any]:
+    def acknowledge(task_id: TaskId, body: ResolveBody, request: Request) -> dict[str, Any]:
         """Record that a clinician was told (a critical result or a page); stops the page going further."""
-        return task_json(dispatcher.acknowledge(task_id, body.actor, body.reason))
+        check_visible(request, task_id)
+        return task_json(dispatcher.acknowledge(task_id, acting(request, body.actor), body.reason))
 
     @app.get("/v1/notifications", tags=["alerts"])
     def list_notifications(
@@ -322,29 +398,40 @@ def create_app(
         return {"notifications": [notification_json(r) for r in rows if status is None or r.status == status]}
 
     @app.post("/v1/tasks/{task_id}/claim", tags=["commands"])
-    def claim(task_id: TaskId, body: Command) -> dict[str, Any]:
-        return task_json(dispatcher.claim(task_id, body.actor))
+    def claim(task_id: TaskId, body: Command, request: Request) -> dict[str, Any]:
+        check_visible(request, task_id)
+        return task_json(dispatcher.claim(task_id, acting(request, body.actor)))
 
     @app.post("/v1/tasks/{task_id}/resolve", tags=["commands"])
-    def resolve(task_id: TaskId, body: ResolveBody) -> dict[str, Any]:
-        return task_json(dispatcher.resolve(task_id, body.actor, body.reason))
+    def resolve(task_id: TaskId, body: ResolveBody, request: Request) -> dict[str, Any]:
+        check_visible(request, task_id)
+        return task_json(dispatcher.resolve(task_id, acting(request, body.actor), body.reason))
 
     @app.post("/v1/tasks/{task_id}/reroute", tags=["commands"])
-    def reroute(task_id: TaskId, body: RerouteBody) -> dict[str, Any]:
-        return task_json(dispatcher.reroute(task_id, body.to_queue, body.reason, body.actor, body.reason_code))
+    def reroute(task_id: TaskId, body: RerouteBody, request: Request) -> dict[str, Any]:
+        check_visible(request, task_id)
+        actor = acting(request, body.actor)
+        return task_json(dispatcher.reroute(task_id, body.to_queue, body.reason, actor, body.reason_code))
 
     @app.post("/v1/tasks/{task_id}/reopen", tags=["commands"])
-    def reopen(task_id: TaskId, body: ReopenBody) -> dict[str, Any]:
-        return task_json(dispatcher.reopen(task_id, body.actor, body.reason))
+    def reopen(task_id: TaskId, body: ReopenBody, request: Request) -> dict[str, Any]:
+        check_visible(request, task_id)
+        return task_json(dispatcher.reopen(task_id, acting(request, body.actor), body.reason))
 
     @app.post("/v1/items/{item_id}/unmerge", tags=["commands"])
-    def unmerge(item_id: ItemId, body: UnmergeBody) -> dict[str, Any]:
+    def unmerge(item_id: ItemId, body: UnmergeBody, request: Request) -> dict[str, Any]:
         """Undo a wrong merge: the item becomes its own task again (classified and routed afresh)."""
-        return task_json(dispatcher.unmerge(item_id, body.reason, body.actor))
+        if who(request).queues is not None:
+            with store.read() as conn:
+                found = store.items_by_id(conn, [item_id])
+            if found:
+                check_visible(request, found[0].task_id)
+        return task_json(dispatcher.unmerge(item_id, body.reason, acting(request, body.actor)))
 
     @app.post("/v1/tasks/{task_id}/assign", tags=["commands"])
-    def assign(task_id: TaskId, body: AssignBody) -> dict[str, Any]:
-        return task_json(dispatcher.assign(task_id, body.staff, body.actor))
+    def assign(task_id: TaskId, body: AssignBody, request: Request) -> dict[str, Any]:
+        check_visible(request, task_id)
+        return task_json(dispatcher.assign(task_id, body.staff, acting(request, body.actor)))
 
     # -- queues, staff, health ----------------------------------------------------
 
@@ -379,8 +466,9 @@ def create_app(
         }
 
     @app.post("/v1/staff/{staff_id}/presence", tags=["staff"])
-    def presence(staff_id: str, body: PresenceBody) -> dict[str, Any]:
+    def presence(staff_id: str, body: PresenceBody, request: Request) -> dict[str, Any]:
         """Set live presence. Going away or off shift returns this person's unclaimed tasks to their queues."""
+        check_self(request, staff_id)
         returned, pushed = dispatcher.set_presence(staff_id, body.presence)
         return {
             "staff": staff_id,
@@ -390,8 +478,9 @@ def create_app(
         }
 
     @app.post("/v1/staff/{staff_id}/next", tags=["staff"])
-    def next_task(staff_id: str) -> dict[str, Any]:
+    def next_task(staff_id: str, request: Request) -> dict[str, Any]:
         """Pull: claim the best waiting task this person may take and has room for."""
+        check_self(request, staff_id)
         task = dispatcher.next_task(staff_id)
         if task is None:
             return {"task": None, "message": "nothing is waiting that you can take"}
@@ -441,15 +530,57 @@ def create_app(
         """Prometheus text format: task counts, queue depths and ages, escalations, notification failures."""
         return PlainTextResponse(scoreboard.prometheus(dispatcher), media_type="text/plain; version=0.0.4")
 
+    @app.get("/v1/audit/access", tags=["audit"])
+    def audit_access(
+        request: Request,
+        task_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+        mrn: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+        break_glass: bool = False,
+    ) -> dict[str, Any]:
+        """Who read a task's content, or any task of one patient (by MRN): auditors and admins only.
+
+        `break_glass=true` lists only the reads of tasks outside the reader's own queues, with the reason given."""
+        if not who(request).has_role("auditor"):
+            raise Forbidden("the access audit is for auditors and admins")
+        if task_id is None and mrn is None and not break_glass:
+            raise InvalidCommand("task_id: give task_id, mrn or break_glass=true")
+        with store.read() as conn:
+            action = "break_glass" if break_glass else "read_task"
+            rows = store.who_viewed(conn, task_id=task_id, mrn=mrn, action=action)
+        store.record_access(
+            reader(request), "export", dispatcher.clock(), what="access audit",
+            source=request.client.host if request.client else None,
+        )  # fmt: skip
+        return {
+            "reads": [
+                {"at": r.at.isoformat(), "actor": r.actor, "action": r.action, "task_id": r.task_id,
+                 "reason": r.what if r.action == "break_glass" else None, "source": r.source}
+                for r in rows
+            ]
+        }  # fmt: skip
+
     @app.get("/healthz", tags=["health"])
     def health() -> dict[str, Any]:
         with store.read() as conn:
             conn.exec_driver_sql("SELECT 1")
+        # Which process runs the timers (several instances elect one): "leader" or "standby", or off here.
         return {"status": "ok", "database": store.dialect, "pack_version": dispatcher.pack.version}
 
-    mount_integrations(app, dispatcher, sources if sources is not None else Sources(None))
+    mount_integrations(app, dispatcher, sources)
     from careroute.web import mount_web  # the pages staff work in, served by careroute itself
 
     mount_web(app, dispatcher)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+
+    def staff_queues(staff_id: str) -> tuple[str, ...] | None:
+        # Read from the live pack each time: a published pack may move people between queues.
+        for person in dispatcher.pack.spec.staff:
+            if person.id == staff_id:
+                return tuple(person.queues)
+        return None
+
+    # Outermost: callers are known (and limited) before a body is read.
+    app.add_middleware(
+        Authenticate, store=store, security=security, staff_queues=staff_queues, clock=dispatcher.clock
+    )
     return app

@@ -78,6 +78,8 @@ class TaskFilter:
     type: str | None = None
     urgency: str | None = None
     assignee: str | None = None
+    #: Only these queues (a principal's visible queues); None: every queue.
+    queues: frozenset[str] | None = None
 
 
 def encode_cursor(last_id: int) -> str:
@@ -288,6 +290,8 @@ class Store:
             value = getattr(flt, name)
             if value is not None:
                 query = query.where(tasks.c[name] == value)
+        if flt.queues is not None:
+            query = query.where(tasks.c.queue.in_(sorted(flt.queues)))
         if after_id is not None:
             query = query.where(tasks.c.id > after_id)
         rows = list(conn.execute(query))
@@ -576,9 +580,12 @@ class Store:
                 )
             )
 
-    def who_viewed(self, conn: Connection, *, task_id: int | None = None, mrn: str | None = None) -> list[Row[Any]]:
-        """Every read of a task's content, or of any task of one patient (by MRN), oldest first."""
-        query = select(access_log).where(access_log.c.action == "read_task").order_by(access_log.c.at)
+    def who_viewed(
+        self, conn: Connection, *, task_id: int | None = None, mrn: str | None = None, action: str = "read_task"
+    ) -> list[Row[Any]]:
+        """Every read of a task's content (or every break-the-glass read), optionally of one task or one
+        patient (by MRN), oldest first."""
+        query = select(access_log).where(access_log.c.action == action).order_by(access_log.c.at)
         if task_id is not None:
             query = query.where(access_log.c.task_id == task_id)
         if mrn is not None:

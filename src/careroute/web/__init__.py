@@ -43,7 +43,7 @@ def mount_web(app: FastAPI, dispatcher: Dispatcher) -> None:
     streams = sse.Streams()
     app.state.web_streams = streams
     app.include_router(_home(pages))
-    app.include_router(routes_signin.router(dispatcher, pages))
+    app.include_router(routes_signin.router(dispatcher, pages, app.state.security))
     app.include_router(routes_work.router(dispatcher, pages))
     app.include_router(routes_board.router(dispatcher, pages))
     app.include_router(routes_task.router(dispatcher, pages))

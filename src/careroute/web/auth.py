@@ -41,3 +41,11 @@ def require_role(*roles: Role) -> Callable[[Request], Principal]:
         return who
 
     return guard
+
+
+def may_act_for(request: Request, staff_id: str) -> bool:
+    """Staff act only as themselves; supervisors and admins may cover anyone's desk."""
+    who = principal(request)
+    if who is None:
+        return False
+    return who.has_role("supervisor") or who.staff_id == staff_id

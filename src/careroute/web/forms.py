@@ -7,6 +7,7 @@ the page, not as the JSON API's 422 body.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -46,7 +47,15 @@ async def read_form(request: Request) -> Form:
         fields = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=50)
     except (UnicodeDecodeError, ValueError):
         raise HTTPException(400, "the form could not be read") from None
-    return Form({k: v[0] for k, v in fields.items() if v})
+    form = Form({k: v[0] for k, v in fields.items() if v})
+    # A signed-in session has a CSRF token: every post of its pages must carry it (a hidden field, or
+    # htmx's header). The origin checks above stop most forgeries; this stops the rest.
+    expected = getattr(request.state, "csrf", None)
+    if expected:
+        given = form.get("csrf") or request.headers.get("x-csrf-token") or ""
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise HTTPException(403, "this form has expired or did not come from careroute: reload the page")
+    return form
 
 
 def sentence(message: str, names: Collection[str] = ()) -> str:

@@ -8,9 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from careroute.api.security import client_address
 from careroute.dispatcher import Dispatcher, InvalidCommand, NotFound
 from careroute.model import Event, Task
 from careroute.web import data
+from careroute.web.auth import may_act_for, signed_in
 from careroute.web.forms import Form, attempt, is_htmx, read_form
 from careroute.web.templating import Pages
 
@@ -76,18 +78,59 @@ def router(dispatcher: Dispatcher, pages: Pages) -> APIRouter:
             "new_task": None,
         }
 
+    def record_read(request: Request, task_id: int, action: str = "read_task", what: str | None = None) -> None:
+        who = signed_in(request)
+        dispatcher.store.record_access(
+            who.actor, action, dispatcher.clock(), task_id=task_id, what=what, source=client_address(request.scope)
+        )
+
     @r.get("/tasks/{task_id}", response_class=HTMLResponse)
     def task_page(request: Request, task_id: int) -> Response:
         try:
             task, _, _ = dispatcher.task_with_timeline(task_id)
         except NotFound:
             return pages.render(request, "not_found.html", 404, what=f"There is no task {task_id}.")
+        who = signed_in(request)
+        if not who.sees_queue(task.queue):
+            # Outside one's queues a task does not exist, except for a clinician who breaks the glass.
+            return pages.render(
+                request, "not_found.html", 404, what=f"There is no task {task_id} in your queues.",
+                break_glass_task=task_id if who.clinical else None,
+            )  # fmt: skip
+        record_read(request, task_id)
+        return pages.render(request, "task.html", **context(request, task))
+
+    @r.post("/tasks/{task_id}/break-glass", response_class=HTMLResponse)
+    def break_glass(request: Request, task_id: int, form: Annotated[Form, Depends(read_form)]) -> Response:
+        """Open a task outside one's queues: clinical roles only, with a reason, logged apart for review."""
+        who = signed_in(request)
+        reason = form.text("reason")
+        try:
+            task, _, _ = dispatcher.task_with_timeline(task_id)
+        except NotFound:
+            return pages.render(request, "not_found.html", 404, what=f"There is no task {task_id}.")
+        if not who.clinical:
+            return pages.render(request, "not_found.html", 404, what=f"There is no task {task_id} in your queues.")
+        if reason is None or len(reason) < 10:
+            return pages.render(
+                request, "not_found.html", 422, what="Say why you need this task (at least a few words).",
+                break_glass_task=task_id,
+            )  # fmt: skip
+        record_read(request, task_id, "break_glass", reason[:200])
+        record_read(request, task_id)
         return pages.render(request, "task.html", **context(request, task))
 
     @r.post("/ui/items/{item_id}/unmerge", response_class=HTMLResponse)
     def unmerge(request: Request, item_id: int, form: Annotated[Form, Depends(read_form)]) -> Response:
         """Split a wrongly merged item into its own task; the reason is required (it trains duplicate detection)."""
         actor, reason = form.text("actor"), form.text("reason")
+        with dispatcher.store.read() as conn:
+            found = dispatcher.store.items_by_id(conn, [item_id])
+            owner = dispatcher.store.get_task(conn, found[0].task_id) if found else None
+        if owner is not None and not signed_in(request).sees_queue(owner.queue):
+            return pages.render(request, "not_found.html", 404, what=f"There is no item {item_id} in your queues.")
+        if actor is not None and not may_act_for(request, actor):
+            actor = None
 
         def split() -> Task:
             if actor is None:

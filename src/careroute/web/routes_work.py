@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from careroute.dispatcher import Dispatcher, InvalidCommand
 from careroute.model import Staff, Task
 from careroute.web import data
+from careroute.web.auth import may_act_for, signed_in
 from careroute.web.forms import Form, attempt, is_htmx, read_form
 from careroute.web.templating import Pages
 
@@ -59,11 +60,16 @@ def router(dispatcher: Dispatcher, pages: Pages) -> APIRouter:
     def not_found(request: Request) -> HTMLResponse:
         return pages.render(request, "not_found.html", 404, what="No staff member has that id.")
 
+    def not_yours(request: Request) -> HTMLResponse:
+        return pages.render(request, "not_found.html", 403, what="You can open only your own work.")
+
     @r.get("/my/{staff_id}", response_class=HTMLResponse)
     def my_work(request: Request, staff_id: str) -> Response:
         found = _staff(dispatcher, staff_id)
         if found is None:
             return not_found(request)
+        if not may_act_for(request, staff_id):
+            return not_yours(request)
         staff, person = found
         # Opening a list no longer signs anyone in (a link must not change who you are): /signin does.
         # Commands on this page still act as its person, as a supervisor covering a desk would (demo).
@@ -81,11 +87,15 @@ def router(dispatcher: Dispatcher, pages: Pages) -> APIRouter:
     def my_list(request: Request, staff_id: str) -> Response:
         if _staff(dispatcher, staff_id) is None:
             return not_found(request)
+        if not may_act_for(request, staff_id):
+            return not_yours(request)
         return pages.render(request, "_my_list.html", **list_context(staff_id))
 
     @r.post("/ui/my/{staff_id}/next", response_class=HTMLResponse)
     def pull_next(request: Request, staff_id: str, _form: Annotated[Form, Depends(read_form)]) -> Response:
         """Pull: claim the best waiting task this person may take; the list comes back with it on top."""
+        if not may_act_for(request, staff_id):
+            return not_yours(request)
         outcome = attempt(lambda: dispatcher.next_task(staff_id), staff_ids)
         if not is_htmx(request):
             return RedirectResponse(f"/my/{staff_id}", status_code=303)
@@ -112,6 +122,12 @@ def router(dispatcher: Dispatcher, pages: Pages) -> APIRouter:
         }
         if _staff(dispatcher, staff_id) is None:
             return not_found(request)
+        if not may_act_for(request, staff_id):
+            return not_yours(request)
+        existing = data.get_task(dispatcher, task_id)
+        if existing is not None and not signed_in(request).sees_queue(existing.queue) and existing.assignee != staff_id:
+            refusal = "That task is not in your queues."
+            return pages.render(request, "_gone_row.html", 404, task_id=task_id, error=refusal)
         outcome = attempt(actions[command], staff_ids)
         if not is_htmx(request):
             return RedirectResponse(f"/my/{staff_id}", status_code=303)

@@ -12,8 +12,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
+from careroute.api.security import DEMO_COOKIE
 from careroute.dispatcher import Dispatcher
 from careroute.sla import type_name
+from careroute.web.auth import principal
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -34,7 +36,7 @@ SECURITY_HEADERS = {
 
 #: Demo identity: the staff member picked on /signin, who acts on the board and task pages.
 #: Not authentication (no password; the security issue brings real sign-in with roles); every page says so.
-ACTING_COOKIE = "careroute_demo_staff"
+ACTING_COOKIE = DEMO_COOKIE
 
 URGENCY_LABEL = {"emergent": "Emergent", "urgent": "Urgent", "routine": "Routine"}
 
@@ -96,13 +98,19 @@ class Pages:
         self.templates = Jinja2Templates(env=env)
 
     def signed_in(self, request: Request) -> str | None:
-        """The demo identity from the cookie, if it names one of the pack's staff (a stale or forged one is ignored)."""
-        staff_id = request.cookies.get(ACTING_COOKIE)
+        """The staff member the signed-in person is (demo: the one picked), if they are one of the pack's staff."""
+        who = principal(request)
+        staff_id = who.staff_id if who is not None else None
         return staff_id if staff_id in self.staff_names else None
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("now", self.dispatcher.clock())
         context.setdefault("acting", self.signed_in(request))
+        context.setdefault("who", principal(request))
+        # Every form and htmx request of the page sends this back; forms.read_form checks it.
+        context.setdefault("csrf", getattr(request.state, "csrf", ""))
+        security = getattr(request.app.state, "security", None)
+        context.setdefault("demo", bool(security is not None and security.demo))
         response = self.templates.TemplateResponse(request, name, context, status_code=status)
         response.headers.update(SECURITY_HEADERS)
         return response
