@@ -22,7 +22,7 @@ from careroute.dispatcher import Dispatcher, SimulatedClock
 from careroute.ratelimit import Limit
 from careroute.store import accounts
 from careroute.store.tables import access_log, api_tokens, sessions, users
-from tests.conftest import LiveServer, make_item
+from tests.conftest import ROOT, LiveServer, make_item
 
 PASSWORD = "correct horse battery"
 #: Generous limits, so only the rate-limit test meets them.
@@ -254,3 +254,14 @@ def test_page_reads_are_in_the_access_log(server: LiveServer, dispatcher: Dispat
     with dispatcher.store.read() as conn:
         rows = list(conn.execute(select(access_log.c.actor, access_log.c.action, access_log.c.task_id)))
     assert ("luis", "read_task", task_id) in [tuple(r) for r in rows]
+
+
+def test_integration_doors_need_an_intake_token_without_a_sources_file(
+    server: LiveServer, dispatcher: Dispatcher
+) -> None:
+    message = (ROOT / "tests" / "fixtures" / "intake" / "hl7" / "oru_potassium_hh.hl7").read_bytes()
+    with client(server) as c:
+        assert c.post("/hl7/v2", content=message).status_code == 401
+        assert c.post("/hl7/v2", content=message, headers=token(dispatcher, "read")).status_code == 403
+        r = c.post("/hl7/v2", content=message, headers=token(dispatcher, "intake"))
+        assert r.status_code == 200 and "MSA|AA|" in r.text
