@@ -251,9 +251,10 @@ def test_page_reads_are_in_the_access_log(server: LiveServer, dispatcher: Dispat
     task_id = intake(server, token(dispatcher, "intake"), "portal-r", REFILL).json()["task_id"]
     luis, _ = signed_in(server, "luis")
     assert luis.get(f"/tasks/{task_id}").status_code == 200
+    assert luis.get("/scoreboard.csv").status_code == 200
     with dispatcher.store.read() as conn:
         rows = list(conn.execute(select(access_log.c.actor, access_log.c.action, access_log.c.task_id)))
-    assert ("luis", "read_task", task_id) in [tuple(r) for r in rows]
+    assert [tuple(r) for r in rows] == [("luis", "read_task", task_id), ("luis", "export", None)]
 
 
 def test_integration_doors_need_an_intake_token_without_a_sources_file(

@@ -12,10 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
+from careroute.api.security import client_address
 from careroute.dispatcher import Dispatcher
 from careroute.metrics import Metrics, Rate
 from careroute.model import URGENCIES
 from careroute.web import svg
+from careroute.web.auth import signed_in
 from careroute.web.data import ScoreboardData
 from careroute.web.templating import SECURITY_HEADERS, Pages, duration
 
@@ -153,7 +155,12 @@ def router(dispatcher: Dispatcher, pages: Pages, data: Callable[[Dispatcher, Any
         )
 
     @r.get("/scoreboard.csv")
-    def scoreboard_csv() -> Response:
+    def scoreboard_csv(request: Request) -> Response:
+        # Every export is in the access log, like every read of a task.
+        who = signed_in(request)
+        dispatcher.store.record_access(
+            who.actor, "export", dispatcher.clock(), what="scoreboard.csv", source=client_address(request.scope)
+        )
         sb = data(dispatcher, dispatcher.clock())
         headers = {**SECURITY_HEADERS, "content-disposition": 'attachment; filename="careroute-scoreboard.csv"'}
         return Response(to_csv(sb), media_type="text/csv; charset=utf-8", headers=headers)
