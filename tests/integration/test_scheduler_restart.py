@@ -47,6 +47,7 @@ class Server:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
+        self.kill()  # never leave a half-started server holding the leader lock for later tests
         raise RuntimeError("server did not start")
 
     def kill(self) -> None:
