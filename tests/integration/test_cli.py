@@ -143,3 +143,38 @@ def test_learn_trains_a_model_that_a_pack_can_name(tmp_path: Path) -> None:
     assert replayed.returncode == 0 and json.loads(replayed.stdout)["type"] == "medication_refill"
     missing = careroute("learn", "--out", str(model))
     assert missing.returncode == 2 and "labelled JSON Lines" in missing.stderr
+
+
+def test_users_and_tokens_from_the_command_line(db_url: str) -> None:
+    """An administrator adds a user and a token; the token works until it is revoked; errors are one line."""
+    from careroute.store import accounts
+    from careroute.store.repository import Store
+
+    db = ["--db", db_url]
+    run = careroute("users", "add", "pam", "--role", "supervisor", "--staff", "pam", "--password-stdin", *db,
+                    stdin="a long enough password\n")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    again = careroute("users", "add", "pam", "--password-stdin", *db, stdin="a long enough password\n")
+    assert again.returncode == 2 and again.stderr.strip() == "careroute: user: pam already exists"
+    short = careroute("users", "add", "kim", "--password-stdin", *db, stdin="short\n")
+    assert short.returncode == 2 and "at least 10 characters" in short.stderr and "short" not in short.stdout
+    assert "pam" in careroute("users", "list", *db).stdout
+    made = careroute("tokens", "create", "EHR interface", "--scopes", "intake,read", *db)
+    assert made.returncode == 0 and "shown once" in made.stderr
+    secret = made.stdout.strip()
+    store = Store.from_url(db_url)
+    try:
+        who = accounts.token_principal(store, secret)
+        assert who is not None and who.scopes == {"intake", "read"}
+        token_id = secret.split("_")[1]
+        listed = careroute("tokens", "list", *db).stdout
+        assert token_id in listed and secret not in listed
+        assert careroute("tokens", "revoke", token_id, *db).returncode == 0
+        assert accounts.token_principal(store, secret) is None
+        bad = careroute("tokens", "create", "x", "--scopes", "everything", *db)
+        assert bad.returncode == 2 and "scopes:" in bad.stderr
+        assert careroute("users", "disable", "pam", *db).returncode == 0
+        user = accounts.get_user(store, "pam")
+        assert user is not None and not user.active
+    finally:
+        store.engine.dispose()
