@@ -144,6 +144,8 @@ class Dispatcher:
         self.find_duplicates = find_duplicates
         self.clock = clock
         self.classifier = classifier or pack_classifier(pack)
+        # Published packs replace the pack (use_pack); a classifier or clock-hours function given here stays.
+        self._own_classifier, self._own_is_open = classifier is None, is_open is None
         spec = pack.spec
         self.zone = ZoneInfo(spec.calendar.timezone)
         self.is_open = is_open or pack.calendar.is_open
@@ -171,6 +173,26 @@ class Dispatcher:
         with self.store.write() as conn:
             self.store.record_pack(conn, self.pack.version, spec.pack.name, self.pack.source, self.pack.text, now)
             self.store.sync_staff(conn, people, now)
+
+    def use_pack(self, pack: LoadedPack) -> None:
+        """Switch to another pack (a published version): new items are decided by it from now on.
+
+        Everything derived from the pack is built first and swapped in after, so a
+        request in another thread sees the old pack or the new one, not half of each.
+        A classifier or opening-hours function given to the constructor stays.
+        """
+        spec = pack.spec
+        classifier = pack_classifier(pack) if self._own_classifier else self.classifier
+        is_open = pack.calendar.is_open if self._own_is_open else self.is_open
+        requirements = Requirements(
+            queue_credentials={q.id: frozenset(q.requires) for q in spec.queues if q.requires},
+            type_credentials={t: frozenset(s.requires) for t, s in spec.tags.items() if s.requires},
+        )
+        self.pack, self.classifier, self.is_open, self.requirements = pack, classifier, is_open, requirements
+        self.zone = ZoneInfo(spec.calendar.timezone)
+        self.shifts = {p.id: p.shifts for p in spec.staff}
+        self.reroute_codes = {r.code for r in spec.reroute_reasons}
+        self.load_pack()
 
     # -- intake --------------------------------------------------------------
 

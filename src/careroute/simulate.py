@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from careroute.assignment import Person, Requirements, WaitingTask, plan
+from careroute.assignment import URGENCY_RANK, Person, Requirements, WaitingTask, plan
 from careroute.calendar import BusinessCalendar
 from careroute.escalation import (
     EscalationDue,
@@ -256,6 +256,10 @@ class _Run:
         self.people = {p.id: _Person(p) for p in roster}
         self.tasks: dict[int, _Task] = {}
         self.open: dict[str, set[int]] = {}
+        #: Per queue, (push order, task id) of its waiting tasks, so a push reads the first few without
+        #: scanning a backlog. Entries go stale when a task leaves the queue or its urgency rises; they
+        #: are skipped when read (the set above is the truth).
+        self.waiting_order: dict[str, list[tuple[tuple[int, float, float, int], int]]] = {}
         self.fired: dict[tuple[int, str], Fired] = {}
         self.events: list[Event] = []
         self.heap: list[tuple[datetime, int, str, Any]] = []
@@ -319,8 +323,31 @@ class _Run:
         self.emit(task, "classified", now, data={"type": a.type, "urgency": a.urgency, "confidence": 1.0})
         arm = {"pilot_arm": a.pilot_arm} if a.pilot_arm else {}
         self.emit(task, "routed", now, queue=a.queue, rule_ids=(a.rule_id,), data=arm)
-        self.open.setdefault(task.queue, set()).add(task.id)
+        self.enqueue(task)
         self.watch(task, now)
+
+    def enqueue(self, task: _Task) -> None:
+        self.open.setdefault(task.queue, set()).add(task.id)
+        heapq.heappush(self.waiting_order.setdefault(task.queue, []), (self.order(task), task.id))
+
+    @staticmethod
+    def order(task: _Task) -> tuple[int, float, float, int]:
+        """WaitingTask.priority, read off the task (instants as timestamps: they compare far faster)."""
+        return (URGENCY_RANK[task.urgency], task.due_at.timestamp(), task.arrival.at.timestamp(), task.id)
+
+    def first_waiting(self, queue: str, n: int) -> list[int]:
+        """The ids of the first `n` waiting tasks of a queue in push order (they stay waiting)."""
+        heap, ids = self.waiting_order.get(queue, []), self.open.get(queue, set())
+        taken: list[tuple[tuple[int, float, float, int], int]] = []
+        seen: set[int] = set()
+        while heap and len(taken) < n:
+            key, task_id = heapq.heappop(heap)
+            if task_id in ids and task_id not in seen and key == self.order(self.tasks[task_id]):
+                taken.append((key, task_id))
+                seen.add(task_id)
+        for entry in taken:
+            heapq.heappush(heap, entry)
+        return [task_id for _, task_id in taken]
 
     def shift(self, person_id: str, now: datetime) -> None:
         person = self.people[person_id]
@@ -331,7 +358,7 @@ class _Run:
                 task = self.tasks[task_id]
                 task.status, task.assignee = "open", None
                 self.release(person, task)
-                self.open.setdefault(task.queue, set()).add(task.id)
+                self.enqueue(task)
                 self.emit(
                     task,
                     "returned",
@@ -357,7 +384,7 @@ class _Run:
         if correct is not None and correct != task.queue:
             old = task.queue
             task.queue, task.status, task.assignee = correct, "open", None
-            self.open.setdefault(correct, set()).add(task.id)
+            self.enqueue(task)
             self.emit(
                 task,
                 "rerouted",
@@ -396,12 +423,14 @@ class _Run:
                     self.unassign(task)
                 self.open.get(task.queue, set()).discard(task.id)
                 task.queue = action.queue
-                self.open.setdefault(task.queue, set()).add(task.id)
+                self.enqueue(task)
             elif isinstance(action, RaiseUrgency):
                 raised = raised_urgency(task.urgency, action)
                 if raised != task.urgency:
                     data["from_urgency"] = task.urgency
                     task.urgency = raised
+                    if task.id in self.open.get(task.queue, ()):
+                        self.enqueue(task)  # waits in a new place in the push order
             self.emit(
                 task,
                 "escalated",
@@ -436,17 +465,15 @@ class _Run:
         if not free or not any(self.open.values()):
             return
         slots: dict[str, int] = {}
-        for p in free:
-            view = p.view()
+        # Only people with room can be pushed anything (plan's own test): a view of each, built once.
+        people = [p.view() for p in free]
+        for p, view in zip(free, people, strict=True):
             for q in p.spec.queues:
                 slots[q] = slots.get(q, 0) + max(0, view.room(q))
         waiting = []
         for q, n in sorted(slots.items()):
-            ids = self.open.get(q)
-            if n > 0 and ids:
-                tasks = [self.tasks[i].waiting() for i in ids]
-                waiting += heapq.nsmallest(min(PUSH_SCAN, 2 * n + 10), tasks, key=lambda t: t.priority)
-        people = [p.view() for p in self.people.values()]
+            if n > 0 and self.open.get(q):
+                waiting += [self.tasks[i].waiting() for i in self.first_waiting(q, min(PUSH_SCAN, 2 * n + 10))]
         for wt, chosen in plan(waiting, people, self.req, now):
             task, person = self.tasks[wt.id], self.people[chosen.id]
             task.status, task.assignee = "assigned", person.spec.id

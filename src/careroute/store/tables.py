@@ -313,3 +313,71 @@ sessions = Table(
     Column("source", String(64), nullable=True),
     Index(None, "user_id"),
 )
+
+#: Rule-pack drafts an administrator edits in the pages before publishing; `text` is the pack's YAML.
+rule_drafts = Table(
+    "rule_drafts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("base_version", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | published | discarded
+    Column("author", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("published_version", String(32), nullable=True),
+)
+
+#: Every publish, rollback and pilot change, newest last: the latest row names the active pack version,
+#: which every app instance follows. `file_version` is the CAREROUTE_RULES file's version at the time,
+#: so a start-up can tell a file edited since the last publish from one left as it was.
+rule_publishes = Table(
+    "rule_publishes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version", String(32), nullable=False),
+    Column("previous_version", String(32), nullable=True),
+    Column("kind", String(16), nullable=False),  # publish | rollback | pilot | file
+    Column("author", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("diff", JSONType, nullable=False),
+    Column("draft_id", Integer, nullable=True),
+    Column("preview_id", Integer, nullable=True),
+    Column("override_by", String(64), nullable=True),
+    Column("override_reason", Text, nullable=True),
+    Column("file_version", String(32), nullable=True),
+)
+
+#: Previews of a draft against the live pack on replayed history: counts and task ids, never message text.
+rule_previews = Table(
+    "rule_previews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("draft_id", Integer, nullable=False),
+    Column("draft_version", String(32), nullable=False),
+    Column("live_version", String(32), nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # running | done | failed
+    Column("started_by", String(64), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("items", Integer, nullable=True),
+    Column("blocking", Integer, nullable=True),
+    Column("summary", JSONType, nullable=True),
+    Index(None, "draft_id", "id"),
+)
+
+#: The rule administration audit trail: every edit, preview, publish, override and rollback.
+rule_audit = Table(
+    "rule_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("draft_id", Integer, nullable=True),
+    Column("version", String(32), nullable=True),
+    Column("detail", JSONType, nullable=False),
+    Index(None, "at"),
+)

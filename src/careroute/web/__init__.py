@@ -7,8 +7,10 @@ CSS and JS, served locally: the pages need no internet access).
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from careroute.dispatcher import Dispatcher
@@ -16,12 +18,14 @@ from careroute.web import (
     data,
     routes_board,
     routes_rules,
+    routes_rules_edit,
     routes_scoreboard,
     routes_signin,
     routes_task,
     routes_work,
     sse,
 )
+from careroute.web.auth import SignInRequired
 from careroute.web.templating import STATIC, Pages
 
 __all__ = ["mount_web"]
@@ -40,6 +44,11 @@ def _home(pages: Pages) -> APIRouter:
 def mount_web(app: FastAPI, dispatcher: Dispatcher) -> None:
     """Add the staff pages to careroute's FastAPI app (the JSON API stays as it is)."""
     pages = Pages(dispatcher)
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in_first(request: Request, _exc: SignInRequired) -> Response:
+        return RedirectResponse("/signin?next=" + quote(request.url.path, safe=""), status_code=303)
+
     streams = sse.Streams()
     app.state.web_streams = streams
     app.include_router(_home(pages))
@@ -48,6 +57,7 @@ def mount_web(app: FastAPI, dispatcher: Dispatcher) -> None:
     app.include_router(routes_board.router(dispatcher, pages))
     app.include_router(routes_task.router(dispatcher, pages))
     app.include_router(routes_rules.router(dispatcher, pages))
+    routes_rules_edit.mount(app, dispatcher, pages)  # drafts, preview, publish, rollback, pilot (admins)
     # The scoreboard reads its numbers through one function, so a summary table can replace the fold later.
     app.include_router(routes_scoreboard.router(dispatcher, pages, data.scoreboard_data))
     app.include_router(sse.router(dispatcher, streams))

@@ -41,7 +41,8 @@ async def read_form(request: Request) -> Form:
     if origin and origin != "null" and origin.split("://", 1)[-1] != request.headers.get("host", ""):
         raise HTTPException(403, "posts from other sites are refused")
     body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
+    # A page that posts a whole document (the rule pack's text view) raises the limit for its own route.
+    if len(body) > getattr(request.state, "max_form_bytes", MAX_FORM_BYTES):
         raise HTTPException(413, "the form is too large")
     try:
         fields = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=50)

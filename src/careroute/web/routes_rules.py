@@ -28,7 +28,7 @@ def pack_html(pack: LoadedPack) -> Markup:
 
 def router(dispatcher: Dispatcher, pages: Pages) -> APIRouter:
     r = APIRouter(include_in_schema=False)
-    explained = pack_html(dispatcher.pack)  # the pack is fixed for this process: render it once
+    explained: dict[str, Markup] = {}  # rendered once per pack version (a publish switches the pack)
 
     @r.get("/rules", response_class=HTMLResponse)
     def rules(request: Request) -> Response:
@@ -38,7 +38,8 @@ def router(dispatcher: Dispatcher, pages: Pages) -> APIRouter:
             "rules.html",
             active="rules",
             pack=dispatcher.pack,
-            explained=explained,
+            explained=explained.get(dispatcher.pack.version)
+            or explained.setdefault(dispatcher.pack.version, pack_html(dispatcher.pack)),
             versions=data.pack_versions(dispatcher),
             misfires=data.misfires(dispatcher, now),
             weeks=data.HISTORY_WEEKS,
