@@ -10,7 +10,8 @@ and writes src/careroute/classify/model/learned.json.
 
 The urgency safety net (src/careroute/classify/model/urgency_net.json) is trained on the
 patient-written items (portal, voicemail, email, phone) of the same files plus the shared sample
-(../shared/samples, when present), labelled high (emergent/urgent) or routine. Its threshold is
+(../shared/samples, when present), labelled high (emergent/urgent) or routine; urgent refills are
+left out (their urgency is the critical-medicine rule's, not danger in words). Its threshold is
 set as scripts/validate_urgency_net.py validated it: every item gets a probability from a net
 that never saw its set (leave-one-set-out), and the threshold is the lowest at which the net
 would raise at most SHIPPED_BUDGET of the routine items the rules leave routine.
@@ -32,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from careroute.classify.classifier import classify  # noqa: E402
+from careroute.classify.classifier import classify, learned_reading  # noqa: E402
 from careroute.classify.evaluate import item_from_mapping  # noqa: E402
 from careroute.classify.labs import is_lab  # noqa: E402
 from careroute.classify.learned import SHIPPED, SHIPPED_C, LearnedModel, examples_from_rows, train  # noqa: E402
@@ -44,6 +45,7 @@ from careroute.classify.urgency_net import (  # noqa: E402
     SHIPPED_CHARS,
     UrgencyNet,
     choose_threshold,
+    teaches_net,
     train_net,
 )
 from careroute.classify.urgency_net import SHIPPED as NET_SHIPPED  # noqa: E402
@@ -96,14 +98,17 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 def train_urgency_net(learned: LearnedModel) -> tuple[UrgencyNet, int]:
     """The net on every patient-written labelled item, at the leave-one-set-out threshold."""
     sets = labelled_sets()
-    normaliser = lexicon_rules().compiled.normaliser
-    rules = lexicon_rules().with_model(learned)
+    lexicon = lexicon_rules()
+    rules = lexicon.with_model(learned)
 
     def words(row: dict[str, Any]) -> tuple[str, ...]:
-        return normaliser.read(item_from_mapping(row).text).words
+        item = item_from_mapping(row)
+        return learned_reading(item.text, lexicon, item.received_at.year)
 
     def fit(rows: list[dict[str, Any]]) -> UrgencyNet:
-        examples = [(words(r), r["urgency"] in HIGH) for r in rows if r["channel"] in PATIENT_CHANNELS]
+        examples = [
+            (words(r), r["urgency"] in HIGH) for r in rows if teaches_net(r["channel"], r["type"], r["urgency"])
+        ]
         return train_net(examples, c=NET_C, use_chars=SHIPPED_CHARS)
 
     raisable: list[float] = []
@@ -118,7 +123,8 @@ def train_urgency_net(learned: LearnedModel) -> tuple[UrgencyNet, int]:
                 raisable.append(net.probability(words(row)))
     threshold = choose_threshold(raisable, routine, SHIPPED_BUDGET)
     everything = [r for rows in sets.values() for r in rows]
-    return fit(everything).with_threshold(threshold), sum(r["channel"] in PATIENT_CHANNELS for r in everything)
+    taught = sum(teaches_net(r["channel"], r["type"], r["urgency"]) for r in everything)
+    return fit(everything).with_threshold(threshold), taught
 
 
 def main() -> int:

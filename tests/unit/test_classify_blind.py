@@ -113,3 +113,82 @@ def test_the_shipped_model_is_loaded_and_only_decides_when_sure() -> None:
     unsure = said("asdf qwerty zxcv")
     assert unsure.type == "other", unsure.reasons
     assert any(r.startswith("model:") for r in unsure.reasons)
+
+
+# Round 5 (method changes; sentences written for these tests, not taken from the round).
+
+
+def test_a_gap_in_a_danger_phrase_never_swallows_a_negation() -> None:
+    result = said("I'm pregnant, no bleeding, just wondering about prenatal vitamins.")
+    assert result.type != "clinical_urgent", result.reasons
+    assert result.urgency == "routine", result.reasons
+
+
+def test_a_sign_said_as_an_absence_is_not_undone_by_an_earlier_negation() -> None:
+    result = said("She won't eat and hasn't had a wet diaper since yesterday.")
+    assert (result.type, result.urgency) == ("clinical_urgent", "urgent"), result.reasons
+
+
+def test_an_absence_that_starts_a_denied_sign_is_the_denial() -> None:
+    result = said("He's not breathing fast and has no rash, can he go to daycare?")
+    assert not any(r.startswith("danger.breathing") and "not counted" not in r for r in result.reasons)
+    assert said("He's not breathing right and his lips are blue.").urgency == "emergent"
+
+
+def test_intermittent_is_not_doubt() -> None:
+    assert said("Chest pressure on and off since this morning.").urgency == "emergent"
+
+
+def test_a_relative_of_a_relative_is_not_the_patient() -> None:
+    result = said("My brother's wife had a stroke last week, so I want my cholesterol checked.")
+    assert result.urgency == "routine", result.reasons
+
+
+def test_used_to_and_an_age_clause_date_a_sign() -> None:
+    assert said("I used to get chest pain with exercise years ago. Need my statin refilled.").urgency == "routine"
+    result = said("She had a seizure when she was 2, the daycare form asks about it.")
+    assert (result.type, result.urgency) == ("records_request", "routine"), result.reasons
+
+
+def test_a_sign_that_comes_with_opening_the_mail_is_figurative() -> None:
+    result = said("My blood pressure goes sky high every time I read these statements. What is the $40 charge?")
+    assert (result.type, result.urgency) == ("billing_inquiry", "routine"), result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "urgency"),
+    [
+        ("there are tiny purple spots on his chest that don't fade when I press a glass on them", "emergent"),
+        ("he can't swallow his own saliva and his voice is muffled", "emergent"),
+        ("I have a UTI and now chills and my side by the kidney hurts", "urgent"),
+        ("I haven't been able to pee at all since last night", "urgent"),
+        ("She fell on the ice and can't put any weight on her ankle", "urgent"),
+        ("our 5 day old looks yellow, even the whites of her eyes", "urgent"),
+        ("shingles rash on my forehead and now my eye is sore", "urgent"),
+        ("I'm on warfarin and my gums keep bleeding", "urgent"),
+        ("the nebulizer is not helping and you can see her stomach sucking in with each breath", "emergent"),
+        ("Nurse at the lodge: 58 yo with retrosternal pressure for 20 minutes, sweating", "emergent"),
+        ("My back has hurt for weeks and since this morning I can't control my bladder", "emergent"),
+        ("He crashed his four wheeler, his stomach hurts and he looks pale", "emergent"),
+        ("after snowshoeing my toes are white and hard and they will not warm up", "urgent"),
+        ("her ear is sticking out and there's a red lump behind her ear", "urgent"),
+        ("a metal shaving got in my eye at work, it's painful and blurry", "urgent"),
+    ],
+)
+def test_new_danger_families_in_general_words(body: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == ("clinical_urgent", urgency), result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("How much ibuprofen can I give a 30 lb toddler?", "clinical_question"),
+        ("Itchy rash after hiking, I think it's poison oak or poison something. What cream?", "clinical_question"),
+        ("The pharmacy says my prior authorization for Humira expired, can you renew it?", "prior_auth_pending"),
+        ("Your invoice is overdue. Download the attached zip file to view it.", "other"),
+    ],
+)
+def test_round_6_request_words_in_general_form(body: str, expected: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (expected, "routine"), result.reasons

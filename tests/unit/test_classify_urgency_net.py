@@ -45,7 +45,24 @@ def test_it_raises_a_routine_symptom_report_it_has_never_seen(body: str) -> None
     assert "urgency_net" in result.rule_ids
     reason = next(r for r in result.reasons if r.startswith("urgency_net:"))
     assert shipped_net().model_id in reason and "p(urgent)=" in reason
-    assert result.type == without.type  # urgency only: the request type stays the rules'
+    # A symptom report the rules read as a question (or as nothing) and the net finds urgent today
+    # is clinical_urgent: type and urgency tell one story.
+    assert without.type in ("clinical_question", "other")
+    assert result.type == "clinical_urgent"
+    assert any(r.startswith("retyped:") for r in result.reasons)
+
+
+def test_a_raised_request_keeps_its_type_unless_it_is_a_clinical_question() -> None:
+    everything = RULES.with_urgency_net(shipped_net(), threshold=0.01)  # raises whatever it reads
+    refill = said("I ran out of my insulin yesterday and feel awful, please refill", rules=everything)
+    assert refill.type == "medication_refill"
+    appointment = said("Can I move my appointment to next Tuesday afternoon?", rules=everything)
+    assert (appointment.type, appointment.urgency) == ("appointment_callback", "urgent")
+    unsure = said("Is it ok to take ibuprofen with my lisinopril?", rules=everything)
+    assert unsure.type == "clinical_question"  # a question is raised only from p >= 0.5
+    assert unsure.urgency == "routine", unsure.reasons
+    question = said("Is it ok that my stomach is hurting really bad and getting worse?", rules=everything)
+    assert (question.type, question.urgency) == ("clinical_urgent", "urgent"), question.reasons
 
 
 def test_it_never_lowers_or_changes_a_danger_verdict() -> None:

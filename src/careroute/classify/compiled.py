@@ -145,7 +145,11 @@ def compile_rules(rules: ClassifierRules) -> CompiledRules:
     normaliser = Normaliser(NoiseMap(word_map, phrase_map, targets, frozenset(known)))
     return CompiledRules(
         normaliser=normaliser,
-        matcher=PhraseMatcher(compiled),
+        matcher=PhraseMatcher(
+            compiled,
+            gap_stops=frozenset(fold(w) for w in context.get("gap_stops", ())),
+            stops_gaps=lambda payload: payload[0] in (DANGER, ESCALATOR),
+        ),
         triggers=tuple(triggers),
         critical_classes=critical_classes,
         numeric={k: float(v) for k, v in numeric.items() if isinstance(v, int | float)},

@@ -102,11 +102,19 @@ class ContextIndex:
             if a < end and start < b:
                 return Reading("other_person", trigger=read.quote(a, b))
         sentence = read.sentence[start]
+        # A sign said as an absence ("has not peed", "will not wake up") carries its own negation;
+        # a negation before it belongs to another clause ("won't eat and hasn't peed"), and a
+        # double negative is not how a message denies a sign.
+        absent_form = any(
+            f.start >= start and f.end <= end and self._triggers[f.group].category == "negated" for f in self._found
+        )
         nearest: dict[str, tuple[int, _Found]] = {}
         for f in self._found:
             trigger = self._triggers[f.group]
             if f.start < end and start < f.end and not trigger.inside:
                 continue  # a trigger inside the mention is part of it ("no puedo respirar")
+            if absent_form and trigger.category == "negated":
+                continue
             if read.sentence[f.start] != sentence:
                 continue
             distance = 0 if f.start < end and start < f.end else self._reach(trigger, f, start, end)

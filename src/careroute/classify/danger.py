@@ -122,6 +122,16 @@ def find_danger(
         rule = rules.danger[index]
         findings.append(DangerFinding(rule.id, rule.urgency, hit.start, hit.end, context.reading(hit.start, hit.end)))
     findings.extend(_measured(read, hits, context, compiled))
+    # "not breathing fast": a sign said as an absence ("not breathing") that is the start of a
+    # longer, negated mention of the same sign ("breathing fast") is that negation, not a sign.
+    negated_spans = [(f.rule_id, f.start, f.end) for f in findings if f.reading.category == "negated"]
+    if negated_spans:
+        findings = [
+            replace(f, reading=Reading("negated", f.reading.uncertain, f.reading.trigger))
+            if f.reading.counted and any(r == f.rule_id and f.start < a < f.end < b for r, a, b in negated_spans)
+            else f
+            for f in findings
+        ]
     # A TIA that went away, a faint that is over: still urgent, never dropped as history.
     still_urgent = {r.id for r in rules.danger if r.resolved_urgent}
     findings = [
@@ -355,3 +365,19 @@ def _infant(
         if is_age and value * weeks <= limits["infant_max_weeks"]:
             return i
     return None
+
+
+def without_ruled_out(words: Sequence[str], findings: Sequence[DangerFinding]) -> tuple[str, ...]:
+    """The words with every danger mention the rules ruled out (negated, past, someone else's,
+    asked about) taken away: what the learned readers see.
+
+    Bags of words cannot see "no" in front of "chest pain"; the ConText reading can. Without this
+    a list of denied signs ("no chest pain, not breathing fast") reads to a model like their presence."""
+    drop: set[int] = set()
+    keep: set[int] = set()
+    for f in findings:
+        (keep if f.reading.counted else drop).update(range(f.start, f.end))
+    drop -= keep
+    if not drop:
+        return tuple(words)
+    return tuple(w for i, w in enumerate(words) if i not in drop)

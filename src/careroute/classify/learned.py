@@ -18,6 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -192,12 +193,14 @@ def examples_from_rows(
 ) -> list[tuple[str, str]]:
     """(normalised text, tag) pairs from item rows that carry a ``type`` or are named in ``labels``.
 
-    Texts are normalised exactly as classify reads them, so the model sees "cannot breathe"
-    for "can't breath". Errors name the row, never a message body.
+    Texts are read exactly as classify gives them to the model: normalised (the model sees
+    "cannot breathe" for "can't breath"), without the danger mentions ConText ruled out ("no
+    fever"). Errors name the row, never a message body.
     """
+    from .classifier import learned_reading
     from .rules import lexicon_rules
 
-    normaliser = lexicon_rules().compiled.normaliser
+    rules = lexicon_rules()
     labels = labels or {}
     examples: list[tuple[str, str]] = []
     for number, item in enumerate(rows, 1):
@@ -206,5 +209,13 @@ def examples_from_rows(
             raise ValueError(f"item {number} ({item.get('external_id')}) has no label")
         subject, body = item.get("subject"), str(item.get("body") or "")
         text = f"{subject}\n{body}" if subject else body
-        examples.append((normaliser.read(text).joined(), str(tag)))
+        examples.append((" ".join(learned_reading(text, rules, _year(item.get("received_at")))), str(tag)))
     return examples
+
+
+def _year(received_at: object) -> int | None:
+    """The year an item was received in (a past year next to a sign dates it), if it says."""
+    try:
+        return datetime.fromisoformat(str(received_at)).year
+    except ValueError:
+        return None

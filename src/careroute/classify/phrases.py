@@ -121,8 +121,18 @@ class PhraseMatcher(Generic[P]):
 
     _MAX_EXPANSION = 64  # expand "a|b c|d" into plain tuples up to this many per phrase
 
-    def __init__(self, entries: Iterable[tuple[P, tuple[Element, ...]]]) -> None:
+    def __init__(
+        self,
+        entries: Iterable[tuple[P, tuple[Element, ...]]],
+        gap_stops: frozenset[str] = frozenset(),
+        stops_gaps: Callable[[P], bool] | None = None,
+    ) -> None:
         self._phrases: list[tuple[P, tuple[Element, ...]]] = list(entries)
+        # Words a gap of some phrases may not skip: "pregnant ~8 bleeding" must not read
+        # "pregnant, no bleeding" (the negation would be swallowed by the gap).
+        self._stops: list[frozenset[str]] = [
+            gap_stops if stops_gaps is not None and stops_gaps(payload) else frozenset() for payload, _ in self._phrases
+        ]
         # first word -> length -> word tuple -> payloads
         self._plain: dict[str, dict[int, dict[tuple[str, ...], list[P]]]] = {}
         self._by_word: dict[str, list[int]] = {}
@@ -147,17 +157,21 @@ class PhraseMatcher(Generic[P]):
                 self._by_prefix.append((prefix, index))
         # Walked phrases that may start at a word, computed once per distinct word: message
         # vocabulary repeats a lot. Each entry: (words one later position needs, payload, elements).
-        self._cache: dict[str, tuple[tuple[tuple[frozenset[str], ...], P, tuple[Element, ...]], ...]] = {}
+        self._cache: dict[
+            str, tuple[tuple[tuple[frozenset[str], ...], P, tuple[Element, ...], frozenset[str]], ...]
+        ] = {}
 
     def __len__(self) -> int:
         return len(self._phrases)
 
-    def _candidates(self, word: str) -> tuple[tuple[tuple[frozenset[str], ...], P, tuple[Element, ...]], ...]:
+    def _candidates(
+        self, word: str
+    ) -> tuple[tuple[tuple[frozenset[str], ...], P, tuple[Element, ...], frozenset[str]], ...]:
         found = self._cache.get(word)
         if found is None:
             hits = set(self._by_word.get(word, ()))
             hits.update(index for prefix, index in self._by_prefix if word.startswith(prefix))
-            found = tuple((self._needs[i], *self._phrases[i]) for i in sorted(hits))
+            found = tuple((self._needs[i], *self._phrases[i], self._stops[i]) for i in sorted(hits))
             if len(self._cache) < 200_000:
                 self._cache[word] = found
         return found
@@ -181,12 +195,12 @@ class PhraseMatcher(Generic[P]):
                     payloads = table.get(tuple(words[i:end]))
                     if payloads is not None:
                         hits.extend(Hit(payload, i, end) for payload in payloads)
-            for needs, payload, elements in candidates(word):
+            for needs, payload, elements, stops in candidates(word):
                 for need in needs:
                     if need.isdisjoint(present):
                         break
                 else:
-                    end_at = _match(elements, 1, words, sentence, i + 1, n, sentence[i])
+                    end_at = _match(elements, 1, words, sentence, i + 1, n, sentence[i], stops)
                     if end_at is not None:
                         hits.append(Hit(payload, i, end_at))
         return hits
@@ -207,9 +221,17 @@ def _plain_tuples(elements: tuple[Element, ...], limit: int) -> list[tuple[str, 
 
 
 def _match(
-    elements: tuple[Element, ...], k: int, words: Sequence[str], sentence: Sequence[int], pos: int, n: int, sid: int
+    elements: tuple[Element, ...],
+    k: int,
+    words: Sequence[str],
+    sentence: Sequence[int],
+    pos: int,
+    n: int,
+    sid: int,
+    stops: frozenset[str] = frozenset(),
 ) -> int | None:
-    """Longest end index at which elements[k:] match from ``pos`` (gaps are tried shortest first)."""
+    """Longest end index at which elements[k:] match from ``pos`` (gaps are tried shortest first;
+    a gap never skips one of ``stops``)."""
     if k == len(elements):
         return pos
     element = elements[k]
@@ -219,10 +241,12 @@ def _match(
             at = pos + skip
             if at >= n or sentence[at] != sid:
                 break
-            end = _match(elements, k + 1, words, sentence, at, n, sid)
+            if skip and words[at - 1] in stops:
+                break
+            end = _match(elements, k + 1, words, sentence, at, n, sid, stops)
             if end is not None:
                 return end if best is None else max(best, end)
         return best
     if pos < n and sentence[pos] == sid and element.accepts(words[pos]):
-        return _match(elements, k + 1, words, sentence, pos + 1, n, sid)
+        return _match(elements, k + 1, words, sentence, pos + 1, n, sid, stops)
     return None

@@ -37,6 +37,16 @@ SHIPPED = "model/urgency_net.json"
 #: Channels where a patient (or a caregiver) writes or speaks in their own words. Labs and
 #: prior-auth updates have structured signals; faxes and EHR documents describe history.
 PATIENT_CHANNELS = frozenset({"portal", "voicemail", "email", "phone"})
+
+
+def teaches_net(channel: str, tag: str, urgency: str) -> bool:
+    """Whether a labelled item trains the net: a patient-written item, except an urgent refill.
+
+    A refill is urgent because a critical medicine has run out, which ``refills.py`` reads from
+    the words; taught to the net, it makes "almost out of my insulin" look like danger."""
+    return channel in PATIENT_CHANNELS and not (tag == "medication_refill" and urgency != "routine")
+
+
 #: The shipped design, chosen leave-one-set-out (scripts/validate_urgency_net.py): word 1-2 grams
 #: at C=10; character n-grams caught no more held-out urgent items and over-triaged more.
 SHIPPED_C = 10.0
