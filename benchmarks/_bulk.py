@@ -99,6 +99,7 @@ def fill(
                     "reroutes": 1 if i % 13 == 0 else 0, "careroute_reroutes": 0, "manually_dispatched": False,
                     "reopens": 1 if i % 17 == 0 else 0, "follow_up_after_seconds": None,
                     "escalations": 1 if i % 19 == 0 else 0,
+                    "queue_age_us": 20 * 60 * 1_000_000 if status != "open" else None,
                 }
             )  # fmt: skip
         with store.write() as conn:

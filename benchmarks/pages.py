@@ -166,7 +166,7 @@ def work_history(store: Store, dispatcher: Dispatcher, n: int, waiting: int) -> 
         conn.execute(
             update(task_facts)
             .where(task_facts.c.task_id >= first_waiting)
-            .values(first_claim_at=None, first_resolved_at=None, last_resolved_at=None)
+            .values(first_claim_at=None, first_resolved_at=None, last_resolved_at=None, queue_age_us=None)
         )
         conn.exec_driver_sql("ANALYZE")
     print(f"  history worked: events, assignees, {waiting:,} waiting ({time.perf_counter() - started:.1f} s)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -86,9 +87,8 @@ def _safe_url(url: str) -> str:
     return make_url(normalise_url(url)).render_as_string(hide_password=True)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+def build_serve_app(args: argparse.Namespace) -> Any:
+    """The app `serve` runs, built from its arguments; with --workers N each worker process builds its own."""
     from careroute.api import create_app
     from careroute.notify import Notifier, NotifySettings
     from careroute.scheduler import Scheduler
@@ -150,19 +150,80 @@ def cmd_serve(args: argparse.Namespace) -> int:
         dispatcher, max_body_bytes=settings.max_body_bytes, scheduler=scheduler, sources=sources, listeners=listeners,
         security=security,
     )  # fmt: skip
+    return app
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from careroute import serving
+
+    if args.workers < 1:
+        raise CliError("--workers must be 1 or more")
+    if args.workers > 1:
+        settings = _settings(args)
+        if settings.mllp_port is not None or settings.smtp_listen_port is not None:
+            raise CliError(
+                "the MLLP and SMTP listeners need one port each: run them in an instance with --workers 1, "
+                "and start the others without CAREROUTE_MLLP_PORT and CAREROUTE_SMTP_LISTEN_PORT"
+            )
+        dispatcher = _dispatcher(settings, migrate=False)  # a bad pack or database fails here, once, not per worker
+        dispatcher.store.engine.dispose()  # the workers open their own connections
+        os.environ[serving.ARGS_VARIABLE] = serving.dump_args(args)
+        target: Any = serving.FACTORY
+    else:
+        target = build_serve_app(args)
+        dispatcher = target.state.dispatcher
+        serving.freeze_startup_objects()
+    workers = f", {args.workers} worker processes" if args.workers > 1 else ""
     print(
-        f"careroute serving on http://{args.host}:{args.port} (docs at /docs), "
+        f"careroute serving on http://{args.host}:{args.port} (docs at /docs){workers}, "
         f"rule pack {dispatcher.pack.spec.pack.name!r} version {dispatcher.pack.version}",
         file=sys.stderr,
     )
-    # The pack, the lexicons and the calendar live as long as the process: move them out of the
-    # collector's way, so a full collection does not pause a request for hundreds of milliseconds.
-    import gc
-
-    gc.collect()
-    gc.freeze()
     # Live pages hold streams open; do not let them keep a stopping server waiting.
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5)
+    uvicorn.run(
+        target,
+        factory=args.workers > 1,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def cmd_migrate_store(args: argparse.Namespace) -> int:
+    from careroute.store.copy import CopyError, copy_store
+
+    live = sys.stderr.isatty()
+    finished: set[str] = set()
+
+    def progress(table: str, copied: int, rows: int, done: int, total: int) -> None:
+        if live:
+            share = f"{100 * done / total:.0f}%" if total else "100%"
+            print(f"\r  {table}: {copied:,} of {rows:,} rows ({share} of all)\033[K", end="", file=sys.stderr)
+        elif copied == rows and table not in finished:
+            finished.add(table)
+            print(f"  {table}: {rows:,} row{'' if rows == 1 else 's'}", file=sys.stderr)
+        elif copied and copied % 100_000 == 0:  # a long copy into a log: a line now and then
+            print(f"  {table}: {copied:,} of {rows:,} rows", file=sys.stderr)
+
+    print(f"copying {_safe_url(args.source)} into {_safe_url(args.target)} ...", file=sys.stderr)
+    try:
+        report = copy_store(args.source, args.target, progress)
+    except CopyError as exc:
+        if live:
+            print(file=sys.stderr)
+        raise CliError(str(exc)) from None
+    if live:
+        print(file=sys.stderr)
+    print(
+        f"copied {report.total:,} rows ({report.rows.get('tasks', 0):,} tasks, {report.rows.get('items', 0):,} items, "
+        f"{report.events:,} events); the event chain verifies on the target (last hash {report.last_hash[:12]}). "
+        "Point CAREROUTE_DATABASE_URL at the target and start careroute."
+    )
     return 0
 
 
@@ -474,6 +535,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--log-level", default="info")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes on this port (default 1); on PostgreSQL, instances and workers share the work",
+    )
+    p.add_argument(
         "--demo", action="store_true", help="demo mode: no passwords, an open API (the quick start; never for real use)"
     )
     p.set_defaults(func=cmd_serve)
@@ -481,6 +548,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
     common(p)
     p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser(
+        "migrate-store", help="copy a SQLite store into an empty PostgreSQL database (ids and event chain intact)"
+    )
+    p.add_argument("--from", dest="source", required=True, metavar="URL", help="the store to copy: SQLite path or URL")
+    p.add_argument("--to", dest="target", required=True, metavar="URL", help="an empty PostgreSQL database")
+    p.set_defaults(func=cmd_migrate_store)
 
     p = sub.add_parser("demo", help="demo data")
     demo_sub = p.add_subparsers(dest="demo_command", required=True, metavar="ACTION")

@@ -115,6 +115,15 @@ class IntakeResult:
     merged: bool = False  # True when the item joined an open task of the same request
 
 
+def _intake_keys(prepared: Sequence[Prepared]) -> list[str]:
+    """What intake locks on PostgreSQL before it reads: each item's (channel, id) and its patient's keys."""
+    keys = {f"item:{item.channel}:{item.external_id}" for item, _, _ in prepared}
+    for _, _, cand in prepared:
+        if cand is not None:
+            keys.update(f"patient:{k}" for k in identity_keys(cand.identity))
+    return sorted(keys)
+
+
 def pack_classifier(pack: LoadedPack) -> Classifier:
     from careroute.classify import classify
 
@@ -227,12 +236,26 @@ class Dispatcher:
 
     def _intake_prepared(self, prepared: Sequence[Prepared], at_received: bool) -> list[IntakeResult]:
         with self.store.write() as conn:
-            self.store.lock_assignment(conn)
-            results = [self._intake_one(conn, item, c, cand, at_received) for item, c, cand in prepared]
-            touched = {r.decision.queue for r in results if r.created}
-            if touched:
-                now = prepared[-1][0].received_at if at_received else self.clock()
-                self._push(conn, now, touched)
+            # Items of one request (and one sender's retries) take turns on their patient keys and ids; the
+            # lock on who holds what, which also orders the event chain, is taken only where it is needed
+            # (an earlier item of the patient, the push, the events), so that instances store the rest of
+            # their items side by side. Key locks always come first: no two transactions wait on each other.
+            self.store.lock_keys(conn, _intake_keys(prepared))
+            # The batch's events are appended together at its end, in the order they were made (the same
+            # chain and summaries as one append per item, a quarter of the statements): nothing in intake
+            # reads back the events or summaries of its own batch.
+            self._local.held_events = []
+            try:
+                results = [self._intake_one(conn, item, c, cand, at_received) for item, c, cand in prepared]
+                touched = {r.decision.queue for r in results if r.created}
+                if touched:
+                    now = prepared[-1][0].received_at if at_received else self.clock()
+                    self.store.lock_assignment(conn)
+                    self._push(conn, now, touched)
+                held = self._local.held_events
+            finally:
+                self._local.held_events = None
+            self._append(conn, held)
             return results
 
     def _intake_one(
@@ -428,6 +451,10 @@ class Dispatcher:
         rows = self.store.items_with_keys(conn, keys, since=cand.received_at - self.dedup.window)
         if not rows:
             return None, None, None
+        # Their tasks may be claimed, resolved or moved meanwhile by another instance: decide under the lock
+        # on who holds what, on a fresh read (the key locks already keep other items of this patient out).
+        if self.store.lock_assignment(conn):
+            rows = self.store.items_with_keys(conn, keys, since=cand.received_at - self.dedup.window)
         candidates = [self._candidate(r, r.task_status != "resolved") for r in rows]
         match = find_duplicate(cand, candidates, config=self.dedup)
         if match is None:
@@ -723,7 +750,9 @@ class Dispatcher:
             return
         self.store.append_events(conn, rows)
         seen = [r["task_id"] for r in rows]
-        known = self.store.facts_of(conn, [t for t in dict.fromkeys(seen) if not self._creates(rows, t)])
+        # A set, not a scan of the rows per task: a batch or a pass appends hundreds of events at once.
+        created = {r["task_id"] for r in rows if r["kind"] == "created"}
+        known = self.store.facts_of(conn, [t for t in dict.fromkeys(seen) if t not in created])
         new: dict[int, metrics.TaskFacts] = {}
         for row in rows:
             event = Event(id=0, **{k: row[k] for k in EVENT_FIELDS}, pack_version=row.get("pack_version"))
@@ -733,10 +762,6 @@ class Dispatcher:
             else:
                 new[task_id] = metrics.step(new.get(task_id), event)
         self.store.save_facts(conn, list(new.values()), list(known.values()))
-
-    @staticmethod
-    def _creates(rows: Sequence[dict[str, Any]], task_id: int) -> bool:
-        return any(r["task_id"] == task_id and r["kind"] == "created" for r in rows)
 
     def _event(
         self,
@@ -785,11 +810,23 @@ class Dispatcher:
             skills=task.skills,
         )
 
-    def _people(self, conn: Connection, now: datetime, staff_id: str | None = None) -> list[Person]:
-        """Staff (or one person) as the router sees them now: presence by shift and live state, load by effort."""
+    def _people(
+        self, conn: Connection, now: datetime, staff_id: str | None = None, *, only_if_anyone_available: bool = False
+    ) -> list[Person]:
+        """Staff (or one person) as the router sees them now: presence by shift and live state, load by effort.
+
+        `only_if_anyone_available`: nobody (an empty list) when no one is available, without reading loads;
+        a push has nothing to do then, which is every intake at night and at weekends.
+        """
+        staff_now = [
+            (staff, idle_since, effective_presence(staff.presence, self.shifts.get(staff.id, []), now, self.zone))
+            for staff, idle_since in self.store.staff_with_idle(conn, staff_id=staff_id)
+        ]
+        if only_if_anyone_available and all(presence != "available" for _, _, presence in staff_now):
+            return []
         loads = self.store.staff_load(conn, staff_id)
         people = []
-        for staff, idle_since in self.store.staff_with_idle(conn, staff_id=staff_id):
+        for staff, idle_since, presence in staff_now:
             held = loads.get(staff.id, {})
             people.append(
                 Person(
@@ -798,7 +835,7 @@ class Dispatcher:
                     queues=frozenset(staff.queues),
                     skills=frozenset(staff.skills),
                     capacity=staff.capacity,
-                    presence=effective_presence(staff.presence, self.shifts.get(staff.id, []), now, self.zone),
+                    presence=presence,
                     load=sum(held.values()),
                     queue_capacity=dict(staff.queue_capacity),
                     queue_load=held,
@@ -815,7 +852,7 @@ class Dispatcher:
         in one before a routine task that just arrived in the other. `queues` is
         accepted for callers' clarity but does not narrow the push.
         """
-        people = self._people(conn, now)
+        people = self._people(conn, now, only_if_anyone_available=True)
         free = [p for p in people if p.presence == "available" and p.load < p.capacity]
         if not free:
             return []
@@ -1082,6 +1119,10 @@ class Dispatcher:
             touched = False
             self._local.held_events = []
             timers: list[tuple[int, datetime | None]] = []
+            # The pass's task changes and alerts, written together at its end (one statement per kind of
+            # change, not one per firing); nothing in the pass reads them back before then.
+            changes: dict[int, dict[str, Any]] = {}
+            alerts: list[dict[str, Any]] = []
             due_tasks = self.store.tasks_due_for_escalation(conn, now, limit)
             # One read of the clocks' history and the items' metadata for the whole pass.
             ids = [t.id for t in due_tasks]
@@ -1094,7 +1135,7 @@ class Dispatcher:
                 facts, fired = self._clock_facts(conn, task, histories.get(task.id, []), metadata.get(task.id, {}))
                 current = task
                 for due in due_escalations([facts], spec.escalation, self.pack.calendar, now, fired, sla=spec.sla):
-                    current = self._apply_escalation(conn, current, due, now)
+                    current = self._apply_escalation(conn, current, due, now, changes, alerts)
                     fired[(task.id, due.rule_id)] = Fired(count=due.firing, last_at=now)
                     fired_now.append(due)
                     # Only a move or a new urgency changes who should hold the task.
@@ -1104,6 +1145,8 @@ class Dispatcher:
                 timers.append(
                     (task.id, next_escalation_at(facts, spec.escalation, self.pack.calendar, now, fired, sla=spec.sla))
                 )
+            self.store.update_tasks(conn, changes)
+            self.store.add_notifications(conn, alerts)
             self.store.set_timers(conn, timers)
             held, self._local.held_events = self._local.held_events, None
             self._append(conn, held)
@@ -1111,8 +1154,16 @@ class Dispatcher:
                 self._push(conn, now)
         return fired_now
 
-    def _apply_escalation(self, conn: Connection, task: Task, due: EscalationDue, now: datetime) -> Task:
-        """Carry out one firing; returns the task as it now stands."""
+    def _apply_escalation(
+        self,
+        conn: Connection,
+        task: Task,
+        due: EscalationDue,
+        now: datetime,
+        changes: dict[int, dict[str, Any]],
+        alerts: list[dict[str, Any]],
+    ) -> Task:
+        """Carry out one firing into the pass's pending changes and alerts; returns the task as it now stands."""
         action = due.action
         values: dict[str, Any] = {}
         data: dict[str, Any] = {
@@ -1145,8 +1196,7 @@ class Dispatcher:
                 f"Task {task.id} in {self.pack.queue_names.get(task.queue, task.queue)}: {due.reason}\n"
                 f"Open it: {self.base_url}/tasks/{task.id}\n"
             )
-            self.store.add_notifications(
-                conn,
+            alerts.extend(
                 [
                     {
                         "task_id": task.id,
@@ -1161,10 +1211,10 @@ class Dispatcher:
                         "created_at": now,
                     }
                     for kind, target in targets
-                ],
+                ]
             )
         if values:
-            self.store.update_task(conn, task.id, values)
+            changes.setdefault(task.id, {}).update(values)  # a later firing's value wins, as before
         self._event(
             conn,
             task.id,

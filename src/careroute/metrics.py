@@ -5,8 +5,10 @@ events fold into one small `TaskFacts` record (`step` applies one event, so the
 shell can keep a `task_facts` row up to date in the same transaction as each
 event it appends), and `aggregate` turns any number of those records into a
 report by week or day, overall and per queue, type, urgency, channel and pilot
-arm, each figure beside its target. No message text is read or carried: only
-ids, queues, types, channels and times.
+arm, each figure beside its target. A store can instead count the records
+itself, into `Cell`s by period and `cell_fields` (a GROUP BY), and
+`aggregate_cells` makes the same report from them, figure for figure. No
+message text is read or carried: only ids, queues, types, channels and times.
 
 Definitions (exact; the README and the API docs copy them from here)
 --------------------------------------------------------------------
@@ -622,6 +624,101 @@ _FIELD: Mapping[str, str] = {
 }
 
 
+def cell_fields(by: Sequence[Dimension]) -> list[str]:
+    """The `TaskFacts` fields that tell the cells of a report by `by` apart: urgency first, then each dimension's."""
+    unknown = [d for d in by if d != "all" and d not in _FIELD]
+    if unknown:
+        raise ValueError(f"unknown dimension {unknown[0]!r}; one of all, {', '.join(_FIELD)}")
+    return ["urgency", *dict.fromkeys(_FIELD[d] for d in by if d != "all" and d != "urgency")]
+
+
+def period_spans(
+    start: datetime, end: datetime, zone: ZoneInfo, period: Period | None
+) -> list[tuple[date | None, datetime]]:
+    """The periods that hold the instants in [start, end): each one's label and first instant, in order.
+
+    The first instant of the first period is `start` itself (the report reads
+    nothing before it); every later one is where `period_start` moves on to the
+    next label, so a store that counts by these boundaries puts each task in the
+    period `aggregate` would.
+    """
+    require_aware(start, "start")
+    if period is None:
+        return [(None, start)]
+    periods = _Periods(zone, period)
+    spans: list[tuple[date | None, datetime]] = [(periods.of(start), start)]
+    while periods.hi < end:
+        begin = periods.hi
+        spans.append((periods.of(begin), begin))
+    return spans
+
+
+@dataclass(slots=True)
+class Cell:
+    """The tasks of one period that share their value of every field of `cell_fields`, counted by a store.
+
+    `values` follows `cell_fields(by)`; `queue_ages` are the seconds from
+    creation to being taken up of the tasks taken up, and `waiting_since` the
+    creation instants of the others. The counts are of tasks.
+    """
+
+    period: date | None
+    values: tuple[Any, ...]
+    tasks: int
+    queue_ages: list[float]
+    waiting_since: list[datetime]
+    rerouted: int
+    careroute_rerouted: int
+    resolved: int
+    first_contact_resolved: int
+    escalated: int
+
+
+def aggregate_cells(
+    cells: Iterable[Cell],
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+    period: Period | None = "week",
+    by: Sequence[Dimension] = DIMENSIONS,
+    targets: MetricTargets | None = None,
+    fields: Sequence[str] | None = None,
+) -> Report:
+    """`aggregate` from cells counted elsewhere (a store's GROUP BY): the same rows, figure for figure.
+
+    The cells must be those of `fields` (default `cell_fields(by)`; more fields
+    only split cells further, so one count can serve reports by different
+    dimensions) over the spans of `period_spans` (or all labelled None when
+    `period` is None), counting first-contact resolution with `targets.reopen_window`.
+    """
+    targets = targets or MetricTargets()
+    require_aware(now, "now")
+    names = list(fields) if fields is not None else cell_fields(by)
+    missing = [f for f in cell_fields(by) if f not in names]
+    if missing or names[0] != "urgency":
+        raise ValueError(f"cells by {names} cannot give a report by {list(by)}")
+    tallies: dict[tuple[date | None, tuple[Any, ...]], _Tally] = {}
+    for c in cells:
+        key = (c.period, c.values)
+        t = tallies.get(key)
+        if t is None:
+            t = tallies[key] = _Tally()
+        t.tasks += c.tasks
+        if c.queue_ages:
+            urgency = c.values[0]
+            ages = t.ages.get(urgency)
+            if ages is None:
+                ages = t.ages[urgency] = []
+            ages.extend(c.queue_ages)
+        t.waiting.extend((now - created).total_seconds() for created in c.waiting_since)
+        t.rerouted += c.rerouted
+        t.system_rerouted += c.careroute_rerouted
+        t.resolved += c.resolved
+        t.fcr += c.first_contact_resolved
+        t.escalated += c.escalated
+    return _report(tallies, names, zone=zone, now=now, period=period, by=by, targets=targets)
+
+
 def aggregate(
     facts: Iterable[TaskFacts],
     *,
@@ -639,13 +736,10 @@ def aggregate(
     targets = targets or MetricTargets()
     require_aware(now, "now")
     window = targets.reopen_window
-    unknown = [d for d in by if d != "all" and d not in _FIELD]
-    if unknown:
-        raise ValueError(f"unknown dimension {unknown[0]!r}; one of all, {', '.join(_FIELD)}")
     # Each task is counted once, into the cell of its period and its values of every
     # dimension asked for; the rows are then sums of cells. One dictionary update per
     # task whatever the number of dimensions keeps 1,000,000 tasks near a second.
-    names = ["urgency", *dict.fromkeys(_FIELD[d] for d in by if d != "all" and d != "urgency")]
+    names = cell_fields(by)
     cell_of = attrgetter(*names) if len(names) > 1 else attrgetter("urgency", "urgency")
     periods = _Periods(zone, period) if period is not None else None
     cells: dict[tuple[date | None, tuple[Any, ...]], _Tally] = {}
@@ -682,6 +776,20 @@ def aggregate(
                 t.fcr += 1
         if f.escalations:
             t.escalated += 1
+    return _report(cells, names, zone=zone, now=now, period=period, by=by, targets=targets)
+
+
+def _report(
+    cells: Mapping[tuple[date | None, tuple[Any, ...]], _Tally],
+    names: Sequence[str],
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+    period: Period | None,
+    by: Sequence[Dimension],
+    targets: MetricTargets,
+) -> Report:
+    """Rows as sums of cells: a cell holds the tasks of one period with the same value of every field in `names`."""
     position = {name: i for i, name in enumerate(names)}
     tallies: dict[tuple[date | None, str, str], _Tally] = {}
     for (label, values), cell in cells.items():

@@ -28,3 +28,19 @@ def test_one_leader_and_a_takeover_when_it_dies(pg_schema_url: str, starter_pack
 def test_on_sqlite_the_one_process_leads(tmp_path: Path, starter_pack: LoadedPack) -> None:
     store = Store.from_url(f"sqlite:///{tmp_path / 'one.db'}")
     assert Scheduler(Dispatcher(store, starter_pack, clock=SimulatedClock(T0)), None).is_leader()
+
+
+def test_on_one_sqlite_file_one_worker_leads_and_another_takes_over(tmp_path: Path, starter_pack: LoadedPack) -> None:
+    # Two worker processes of `careroute serve --workers 2` on one file: a lock on a file beside it elects one.
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = Scheduler(Dispatcher(Store.from_url(url), starter_pack, clock=SimulatedClock(T0)), None)
+    second = Scheduler(Dispatcher(Store.from_url(url), starter_pack, clock=SimulatedClock(T0)), None)
+    try:
+        assert first.is_leader()
+        assert not second.is_leader()
+        assert first.status()["role"] == "leader" and second.status()["role"] == "standby"
+        first.stop()  # the file is closed, as when the process dies, and the lock with it
+        assert second.is_leader()
+    finally:
+        first.stop()
+        second.stop()

@@ -564,7 +564,8 @@ def create_app(
         with store.read() as conn:
             conn.exec_driver_sql("SELECT 1")
         # Which process runs the timers (several instances elect one): "leader" or "standby", or off here.
-        return {"status": "ok", "database": store.dialect, "pack_version": dispatcher.pack.version}
+        timers = scheduler.status() if scheduler is not None else {"role": "off"}
+        return {"status": "ok", "database": store.dialect, "pack_version": dispatcher.pack.version, "scheduler": timers}
 
     mount_integrations(app, dispatcher, sources)
     from careroute.web import mount_web  # the pages staff work in, served by careroute itself

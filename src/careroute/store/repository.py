@@ -7,19 +7,43 @@ transaction: an item, its task and its events are written together or not at all
 from __future__ import annotations
 
 import base64
+import functools
 import threading
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, bindparam, case, func, insert, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    Row,
+    Text,
+    bindparam,
+    case,
+    cast,
+    event,
+    extract,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 
 from careroute import audit
-from careroute.metrics import TaskFacts
+from careroute.metrics import Cell, TaskFacts
 from careroute.model import Event, InboundItem, Patient, QueueSummary, Staff, Task
 from careroute.store.engine import make_engine
+from careroute.store.feed import CHANNEL as FEED_CHANNEL
+from careroute.store.feed import EventFeed
 from careroute.store.migrate import upgrade
 from careroute.store.tables import (
     UTCDateTime,
@@ -48,8 +72,41 @@ _INSERT_EVENT = insert(events)
 HELD = text("tasks.status IN ('assigned', 'claimed')")
 _SET_TIMER = update(tasks).where(tasks.c.id == bindparam("tid")).values(next_escalation_at=bindparam("at"))
 _LAST_HASH = select(events.c.hash).order_by(events.c.id.desc()).limit(1)
+# Advisory locks of class 7346203, one per number, taken in the array's order.
+KEY_LOCKS = 512
+_LOCK_KEYS = text(
+    "SELECT count(pg_advisory_xact_lock(7346203, n)) FROM unnest(CAST(:numbers AS integer[])) AS k(n)"
+)
+# The same read with the transaction's NOTIFY for the live views of every instance (delivered at commit).
+_LAST_HASH_AND_NOTIFY = select(_LAST_HASH.scalar_subquery(), func.pg_notify(FEED_CHANNEL, ""))
 _INSERT_KEY = insert(patient_keys)
 _INSERT_FACTS = insert(task_facts)
+_INSERT_NOTIFICATION = insert(notifications)
+# Staff commands and the scheduler read a task, its clock events and its first item's metadata each time.
+_GET_TASK = select(tasks).where(tasks.c.id == bindparam("task_id"))
+_GET_TASK_FOR_UPDATE = _GET_TASK.with_for_update()
+_EVENTS_OF_KINDS = (
+    select(events)
+    .where(events.c.task_id == bindparam("task_id"), events.c.kind.in_(bindparam("kinds", expanding=True)))
+    .order_by(events.c.id)
+)
+_ROOT_METADATA = (
+    select(items.c.item_metadata).where(items.c.task_id == bindparam("task_id")).order_by(items.c.id).limit(1)
+)
+_MARK_BUSY = update(staff).where(staff.c.id == bindparam("b_id")).values(idle_since=bindparam("b_at"))
+
+
+@functools.lru_cache(maxsize=128)
+def _update_by_key(table: Any, key: str, columns: tuple[str, ...]) -> Any:
+    """UPDATE table SET columns WHERE key = :b_key, built once per set of columns: on SQLite,
+    building and caching a statement costs more than running it (escalation and merges update many rows)."""
+    return update(table).where(table.c[key] == bindparam("b_key")).values({c: bindparam(f"b_{c}") for c in columns})
+
+
+def _by_key(key: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    return {"b_key": key, **{f"b_{c}": v for c, v in values.items()}}
+
+
 KEY_SLOTS = 6
 _ITEMS_WITH_KEYS = (
     select(items, tasks.c.status.label("task_status"))
@@ -65,6 +122,14 @@ _ITEMS_WITH_KEYS = (
     .order_by(items.c.id)
     .limit(200)
 )
+
+
+_ASSIGNMENT_LOCKED = "careroute_assignment_locked"
+
+
+def _fresh_transaction(conn: Connection) -> None:
+    conn.info.pop(_ASSIGNMENT_LOCKED, None)
+    EventFeed.take_mark(conn)
 
 
 class CursorError(ValueError):
@@ -109,7 +174,13 @@ def facts_to_row(f: TaskFacts) -> dict[str, Any]:
     row = f.to_row()
     gap = row.pop("follow_up_after")
     row["follow_up_after_seconds"] = gap.total_seconds() if gap is not None else None
+    # Whole microseconds, so that the scoreboard's SQL reads the exact age the pure fold computes.
+    taken = f.taken_up_at
+    row["queue_age_us"] = (taken - f.created_at) // _MICROSECOND if taken is not None else None
     return row
+
+
+_MICROSECOND = timedelta(microseconds=1)
 
 
 _FACT_COLUMNS = tuple(c.name for c in task_facts.c)
@@ -118,6 +189,7 @@ _FACT_COLUMNS = tuple(c.name for c in task_facts.c)
 def facts_from_row(row: Row[Any] | tuple[Any, ...]) -> TaskFacts:
     # By position, not by name: this runs once per task in a report, up to a million times.
     m = dict(zip(_FACT_COLUMNS, row, strict=True))
+    del m["queue_age_us"]  # derived from the claim and resolution times
     gap = m.pop("follow_up_after_seconds")
     m["follow_up_after"] = timedelta(seconds=gap) if gap is not None else None
     return TaskFacts(**m)
@@ -165,6 +237,11 @@ class Store:
         # sleep in growing steps (up to 100 ms), so they queue on a lock here instead and go in turn.
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
         self._staff_cache: dict[str, tuple[datetime, Staff]] = {}
+        #: Wakes the live views when a write appends events (on PostgreSQL, those of every instance too).
+        self.feed = EventFeed(engine)
+        # What a transaction noted on its connection (lock held, events appended) ends with it; the notes
+        # live on the pooled connection, so every transaction, however begun, starts without them.
+        event.listen(engine, "begin", _fresh_transaction)
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -180,12 +257,14 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction (SQLite: BEGIN IMMEDIATE, so writers queue rather than fail)."""
-        if self._write_lock is None:
-            with self.engine.begin() as conn:
+        appended = False
+        with self._write_lock or nullcontext(), self.engine.begin() as conn:
+            try:
                 yield conn
-            return
-        with self._write_lock, self.engine.begin() as conn:
-            yield conn
+            finally:
+                appended = self.feed.take_mark(conn)
+        if appended:  # committed: the events can be read now
+            self.feed.wake()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -215,7 +294,8 @@ class Store:
         if not rows:
             return
         self.lock_assignment(conn)  # the chain needs one writer at a time (re-entrant within a transaction)
-        last = conn.execute(_LAST_HASH).scalar()
+        first = self.feed.mark(conn)
+        last = conn.execute(_LAST_HASH_AND_NOTIFY if first and self.dialect == "postgresql" else _LAST_HASH).scalar()
         chained = [dict(r) for r in rows]
         audit.chain(last or audit.GENESIS, chained)
         conn.execute(_INSERT_EVENT, chained)
@@ -252,10 +332,8 @@ class Store:
         return [rows[i] for i in sorted(rows)]
 
     def get_task(self, conn: Connection, task_id: int, *, for_update: bool = False) -> Task | None:
-        query = select(tasks).where(tasks.c.id == task_id)
-        if for_update and self.dialect == "postgresql":
-            query = query.with_for_update()
-        row = conn.execute(query).first()
+        query = _GET_TASK_FOR_UPDATE if for_update and self.dialect == "postgresql" else _GET_TASK
+        row = conn.execute(query, {"task_id": task_id}).first()
         return row_to_task(row) if row else None
 
     def tasks_by_id(self, conn: Connection, ids: Sequence[int]) -> dict[int, Task]:
@@ -264,7 +342,15 @@ class Store:
         return {r.id: row_to_task(r) for r in conn.execute(select(tasks).where(tasks.c.id.in_(ids)))}
 
     def update_task(self, conn: Connection, task_id: int, values: Mapping[str, Any]) -> None:
-        conn.execute(update(tasks).where(tasks.c.id == task_id).values(**values))
+        conn.execute(_update_by_key(tasks, "id", tuple(values)), _by_key(task_id, values))
+
+    def update_tasks(self, conn: Connection, changes: Mapping[int, Mapping[str, Any]]) -> None:
+        """Several tasks' changes (one per task): one statement per set of columns changed."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for task_id, values in changes.items():
+            groups.setdefault(tuple(values), []).append(_by_key(task_id, values))
+        for columns, rows in groups.items():
+            conn.execute(_update_by_key(tasks, "id", columns), rows)
 
     def move_item(self, conn: Connection, item_id: int, task_id: int) -> None:
         """Make a merged item the original of another task (unmerge)."""
@@ -412,21 +498,27 @@ class Store:
         return result.rowcount == 1
 
     def mark_busy_since(self, conn: Connection, staff_id: str, at: datetime) -> None:
-        conn.execute(update(staff).where(staff.c.id == staff_id).values(idle_since=at))
+        conn.execute(_MARK_BUSY, {"b_id": staff_id, "b_at": at})
 
     def staff_load(self, conn: Connection, staff_id: str | None = None) -> dict[str, dict[str, int]]:
         """Effort units held (assigned or claimed) by each person (or one), per queue."""
         # The status condition is written out literally so that both databases match it to the
         # partial index ix_tasks_held (a bound parameter could not prove the index applies).
-        query = select(tasks.c.assignee, tasks.c.queue, tasks.c.effort).where(HELD)
+        # Summed in the database, off that index: one row per person and queue, not one per held task
+        # (every push reads this, and a busy practice holds thousands of tasks).
+        query = (
+            select(tasks.c.assignee, tasks.c.queue, func.sum(tasks.c.effort))
+            .where(HELD)
+            .group_by(tasks.c.assignee, tasks.c.queue)
+            .order_by(tasks.c.assignee, tasks.c.queue)
+        )
         if staff_id is not None:
             query = query.where(tasks.c.assignee == staff_id)
         out: dict[str, dict[str, int]] = {}
         for who, queue, effort in conn.execute(query):
             if who is None:
                 continue
-            held = out.setdefault(who, {})
-            held[queue] = held.get(queue, 0) + int(effort or 0)
+            out.setdefault(who, {})[queue] = int(effort or 0)
         return out
 
     def waiting_in_queue(self, conn: Connection, queue: str, limit: int) -> list[Task]:
@@ -470,8 +562,7 @@ class Store:
             conn.execute(_SET_TIMER, [{"tid": task_id, "at": at} for task_id, at in timers])
 
     def events_of_kinds(self, conn: Connection, task_id: int, kinds: Sequence[str]) -> list[Event]:
-        query = select(events).where(events.c.task_id == task_id, events.c.kind.in_(kinds)).order_by(events.c.id)
-        return [row_to_event(r) for r in conn.execute(query)]
+        return [row_to_event(r) for r in conn.execute(_EVENTS_OF_KINDS, {"task_id": task_id, "kinds": list(kinds)})]
 
     def events_of_tasks(
         self, conn: Connection, task_ids: Sequence[int], kinds: Sequence[str]
@@ -500,14 +591,12 @@ class Store:
         return out
 
     def root_item_metadata(self, conn: Connection, task_id: int) -> dict[str, Any]:
-        row = conn.execute(
-            select(items.c.item_metadata).where(items.c.task_id == task_id).order_by(items.c.id).limit(1)
-        ).first()
+        row = conn.execute(_ROOT_METADATA, {"task_id": task_id}).first()
         return dict(row.item_metadata or {}) if row else {}
 
     def add_notifications(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            conn.execute(insert(notifications), list(rows))
+            conn.execute(_INSERT_NOTIFICATION, list(rows))
 
     def notifications_due(self, conn: Connection, now: datetime, limit: int) -> list[Row[Any]]:
         query = (
@@ -551,15 +640,136 @@ class Store:
     def save_facts(self, conn: Connection, new: Sequence[TaskFacts], changed: Sequence[TaskFacts]) -> None:
         if new:
             conn.execute(_INSERT_FACTS, [facts_to_row(f) for f in new])
-        for f in changed:
-            row = facts_to_row(f)
-            task_id = row.pop("task_id")
-            conn.execute(update(task_facts).where(task_facts.c.task_id == task_id).values(**row))
+        if changed:
+            rows = [facts_to_row(f) for f in changed]
+            for row in rows:
+                row.pop("task_id")
+            # One statement for every changed row: every row of facts_to_row has the same columns.
+            conn.execute(
+                _update_by_key(task_facts, "task_id", tuple(rows[0])),
+                [_by_key(f.task_id, row) for f, row in zip(changed, rows, strict=True)],
+            )
 
     def facts_created_between(self, conn: Connection, start: datetime, end: datetime) -> list[TaskFacts]:
         """The summary rows of tasks created in [start, end), read off the created_at index."""
         query = select(task_facts).where(task_facts.c.created_at >= start, task_facts.c.created_at < end)
         return [facts_from_row(r) for r in conn.execute(query)]
+
+    def scoreboard_cells(
+        self,
+        conn: Connection,
+        spans: Sequence[tuple[date | None, datetime]],
+        end: datetime,
+        fields: Sequence[str],
+        reopen_window: timedelta,
+    ) -> list[Cell]:
+        """The scoreboard's cells (metrics.Cell) of the tasks created from the first span's start up to `end`.
+
+        One GROUP BY over the summary rows, by period and `fields`: the database
+        counts; only the queue ages (whole microseconds) and the creation times of
+        the tasks still waiting come back per task, packed into one value per cell,
+        because nearest-rank percentiles of a row need every age of its cells.
+        """
+        c = task_facts.c
+        start = spans[0][1]
+        # A task's period: the last span that begins at or before its creation, found by halving.
+        def period_of(lo: int, hi: int) -> Any:
+            if hi - lo == 1:
+                return literal(lo, Integer)
+            mid = (lo + hi) // 2
+            before = c.created_at < literal(spans[mid][1], UTCDateTime)
+            return case((before, period_of(lo, mid)), else_=period_of(mid, hi))
+
+        # A follow-up this soon after a resolution is a reopen; the gap is stored as float seconds.
+        reopened_later = c.follow_up_after_seconds.is_not(None) & (
+            c.follow_up_after_seconds <= reopen_window.total_seconds()
+        )
+        one = literal(1, Integer)
+        inner = select(
+            period_of(0, len(spans)).label("period"),
+            *(c[name] for name in fields),
+            c.queue_age_us,
+            c.created_at,
+            case((c.reroutes != 0, one), else_=0).label("rerouted"),
+            case((c.careroute_reroutes != 0, one), else_=0).label("careroute_rerouted"),
+            case((c.first_resolved_at.is_not(None), one), else_=0).label("resolved"),
+            case(
+                (
+                    c.first_resolved_at.is_not(None) & (c.reopens == 0) & ~reopened_later,
+                    one,
+                ),
+                else_=0,
+            ).label("fcr"),
+            case((c.escalations != 0, one), else_=0).label("escalated"),
+        ).where(c.created_at >= start, c.created_at < end).subquery()
+        i = inner.c
+        keys = [i.period, *(i[name] for name in fields)]
+        if self.dialect == "postgresql":
+            # Arrays the driver decodes itself: no per-element result processing in Python.
+            ages: Any = func.array_agg(i.queue_age_us, type_=ARRAY(BigInteger)).filter(i.queue_age_us.is_not(None))
+            since: Any = func.array_agg(i.created_at, type_=ARRAY(DateTime(timezone=True))).filter(
+                i.queue_age_us.is_(None)
+            )
+        else:
+            ages = func.group_concat(i.queue_age_us, type_=Text).filter(i.queue_age_us.is_not(None))
+            since = func.group_concat(i.created_at, type_=Text).filter(i.queue_age_us.is_(None))
+        query = select(
+            *keys,
+            func.count(),
+            ages,
+            since,
+            func.sum(i.rerouted),
+            func.sum(i.careroute_rerouted),
+            func.sum(i.resolved),
+            func.sum(i.fcr),
+            func.sum(i.escalated),
+        ).group_by(*keys)
+        width = len(keys)
+        out = []
+        for row in conn.execute(query):
+            age_us, since_at = row[width + 1], row[width + 2]
+            if isinstance(age_us, str):  # SQLite packs a list as text: "1200000000,845000000"
+                age_us = age_us.split(",")
+            if isinstance(since_at, str):  # and times as it stores them: naive UTC, ISO format
+                since_at = [datetime.fromisoformat(t).replace(tzinfo=UTC) for t in since_at.split(",")]
+            out.append(
+                Cell(
+                    period=spans[row[0]][0],
+                    values=tuple(row[1:width]),
+                    tasks=row[width],
+                    queue_ages=[int(us) / 1_000_000 for us in age_us] if age_us else [],
+                    waiting_since=list(since_at or ()),
+                    rerouted=row[width + 3],
+                    careroute_rerouted=row[width + 4],
+                    resolved=row[width + 5],
+                    first_contact_resolved=row[width + 6],
+                    escalated=row[width + 7],
+                )
+            )
+        return out
+
+    def arrivals_by_quarter_hour(self, conn: Connection, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+        """Tasks created in [start, end) per UTC quarter hour (its first instant), from the summary rows.
+
+        A quarter hour lies within one local hour in every zone (offsets and
+        their changes fall on quarter hours), so these counts place each task on
+        the practice's clock as exactly as its own creation time would.
+        """
+        c = task_facts.c
+        if self.dialect == "postgresql":
+            quarter: Any = func.to_timestamp(func.floor(extract("epoch", c.created_at) / 900) * 900)
+            keys: list[Any] = [quarter]
+        else:  # stored as naive UTC text, "2026-10-09 17:59:00.000000": its hour, and the minute // 15
+            keys = [func.substr(c.created_at, 1, 13), cast(func.substr(c.created_at, 15, 2), Integer) // 15]
+        query = select(*keys, func.count()).where(c.created_at >= start, c.created_at < end).group_by(*keys)
+        out = []
+        for row in conn.execute(query):
+            if self.dialect == "postgresql":
+                out.append((row[0].astimezone(UTC), int(row[1])))
+            else:
+                hour = datetime.fromisoformat(f"{row[0]}:00").replace(tzinfo=UTC)
+                out.append((hour + timedelta(minutes=15 * int(row[1])), int(row[2])))
+        return out
 
     # -- access audit ----------------------------------------------------------
 
@@ -593,12 +803,29 @@ class Store:
             query = query.where(access_log.c.task_id.in_(of_patient))
         return list(conn.execute(query))
 
-    def lock_assignment(self, conn: Connection) -> None:
+    def lock_assignment(self, conn: Connection) -> bool:
         """Serialise changes to who holds what across app instances.
 
         SQLite's BEGIN IMMEDIATE already makes writers take turns. On PostgreSQL
         a transaction-scoped advisory lock does the same for assignment, so two
         instances can never push one task twice or a person past capacity.
+        True when this call took the lock, so that what was read before may have changed.
         """
-        if self.dialect == "postgresql":
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7346201)")
+        if self.dialect != "postgresql" or conn.info.get(_ASSIGNMENT_LOCKED):
+            return False
+        # Per schema: advisory locks are database-wide, and deployments in other schemas are not ours.
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7346201, hashtext(current_schema()))")
+        conn.info[_ASSIGNMENT_LOCKED] = True
+        return True
+
+    def lock_keys(self, conn: Connection, keys: Sequence[str]) -> None:
+        """Make transactions that name one of the same keys take turns (PostgreSQL; SQLite's writers already do).
+
+        Taken in one order (sorted numbers, in array order), so two transactions never wait on each other;
+        and always before `lock_assignment`. Keys share KEY_LOCKS numbers, so that a batch of a thousand
+        items cannot fill PostgreSQL's lock table; two items whose keys share a number only take turns.
+        """
+        if self.dialect != "postgresql" or not keys:
+            return
+        numbers = sorted({zlib.crc32(k.encode()) % KEY_LOCKS for k in keys})
+        conn.execute(_LOCK_KEYS, {"numbers": numbers})

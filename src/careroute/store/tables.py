@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -218,6 +219,9 @@ task_facts = Table(
     Column("reopens", Integer, nullable=False),
     Column("follow_up_after_seconds", Float, nullable=True),
     Column("escalations", Integer, nullable=False),
+    #: Microseconds from creation to the claim or resolution that took the task up (None: still waiting),
+    #: written with the row so that the scoreboard's SQL counts and sorts ages without reading times.
+    Column("queue_age_us", BigInteger, nullable=True),
     Index(None, "created_at"),
     Index(None, "route_rule", "created_at"),
 )

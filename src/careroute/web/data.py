@@ -4,8 +4,9 @@ The dispatcher and repository have no read made for a page (a person's tasks
 in work order, breaches per queue, a task's first-item subject), so those
 queries live here, on the store's engine and `careroute.store.tables`, each
 bounded by an index and a LIMIT. `scoreboard_data` is the one place the
-scoreboard gets its numbers: it reads the per-task summary rows through a
-window kept in memory (`FactsWindow`), which the misfire report shares.
+scoreboard gets its numbers: the database counts them from the per-task
+summary rows (`careroute.scoreboard`). The misfire report reads those rows
+through a window kept in memory (`FactsWindow`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, select
 
-from careroute import demand
+from careroute import demand, scoreboard
 from careroute.dispatcher import Dispatcher
-from careroute.metrics import MetricTargets, Report, TaskFacts, aggregate
+from careroute.metrics import MetricTargets, Report, TaskFacts
 from careroute.misfires import RuleMisfires, misfire_report
 from careroute.model import Event, Task
 from careroute.sla import Due
@@ -340,9 +341,9 @@ FACTS_CHUNK = 500
 class FactsWindow:
     """The summary rows of the tasks created since some moment, in memory, brought up to date per read.
 
-    The scoreboard and the misfire report each need every task of the last
-    twelve weeks: some 10,000 rows at 100,000 tasks, whose decoding alone is
-    over the pages' 200 ms. So the first read loads them (on the created_at
+    The misfire report needs every task of the last twelve weeks: some
+    10,000 rows at 100,000 tasks, whose decoding alone is over the pages'
+    200 ms. So the first read loads them (on the created_at
     index) and each later read only looks at the events appended since (a
     primary-key range) and re-reads the summary rows of their tasks (primary
     keys). A summary row is written only in the transaction that appends one of
@@ -425,14 +426,16 @@ def pack_targets(dispatcher: Dispatcher) -> MetricTargets:
 
 
 def scoreboard_data(dispatcher: Dispatcher, now: datetime, weeks: int = HISTORY_WEEKS) -> ScoreboardData:
-    """The scoreboard's figures for the last `weeks` weeks: the one seam between the pages and the metrics."""
+    """The scoreboard's figures for the last `weeks` weeks: the one seam between the pages and the metrics.
+
+    Counted by the database (`careroute.scoreboard`, equal to the pure fold of
+    the same summary rows), so a million tasks cost a GROUP BY, not a read of
+    every row of the range into Python.
+    """
     since = now - timedelta(weeks=weeks)
-    facts = recent_facts(dispatcher, since)
+    # Up to and including `now`: a task created this instant is in, and an arrival too.
+    end = now + timedelta(seconds=1)
     targets = pack_targets(dispatcher)
-    zone = dispatcher.zone
-    weekly = aggregate(facts, zone=zone, now=now, period="week", by=("all", "urgency"), targets=targets)
-    arms = aggregate(facts, zone=zone, now=now, period=None, by=("all", "pilot_arm"), targets=targets)
-    # Up to and including `now`: a task created this instant is an arrival too.
-    pattern = demand.arrivals(facts, zone=zone, by="urgency", start=since, end=now + timedelta(seconds=1))
-    grid = tuple(tuple(sum(pattern.rate(v, d, h) for v in pattern.counts) for h in range(24)) for d in range(7))
-    return ScoreboardData(now, since, zone.key, targets, weekly, arms, grid, len(facts))
+    weekly, arms = scoreboard.weekly_and_arms(dispatcher, since, end, now=now, targets=targets)
+    grid, count = scoreboard.arrival_rates(dispatcher, since, end)
+    return ScoreboardData(now, since, dispatcher.zone.key, targets, weekly, arms, grid, count)

@@ -1,13 +1,15 @@
 """Live changes for the pages: Server-Sent Events read off the event log.
 
-Each stream polls for events with an id above the last it sent, about once a
-second, on the primary key: one indexed range read per client per second,
-whatever the size of the log. It sends ids, kinds, queues and assignees, never
-message text, and pages fetch what they show through their own fragments. A
-stream ends when its client goes, and after `LIFETIME_SECONDS` in any case (the
-browser reconnects with Last-Event-ID and loses nothing), so a server never
-holds a connection forever. PostgreSQL's LISTEN/NOTIFY could replace the poll
-later without the pages noticing.
+Each stream reads the events with an id above the last it sent, on the
+primary key (one indexed range read, whatever the size of the log), whenever the
+store's feed says events were appended: at once for writes of this process, and
+on PostgreSQL for writes of any instance (LISTEN/NOTIFY, see store/feed.py). It
+also reads on a slow poll, the safety net for writers the feed cannot hear
+(another process on the same SQLite file, a listener reconnecting). It sends ids,
+kinds, queues and assignees, never message text, and pages fetch what they show
+through their own fragments. A stream ends when its client goes, and after
+`LIFETIME_SECONDS` in any case (the browser reconnects with Last-Event-ID and
+loses nothing), so a server never holds a connection forever.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ from careroute.dispatcher import Dispatcher
 from careroute.store.tables import events
 from careroute.web.data import latest_event_id
 
+#: The safety-net poll while nothing wakes a stream; slower when a PostgreSQL listener hears every instance.
 POLL_SECONDS = 1.0
+LISTENING_POLL_SECONDS = 10.0
+#: Reads of one stream are at least this far apart, so a burst of intake costs each page a few reads a second.
+MIN_GAP_SECONDS = 0.2
 #: Short, because a server that is stopping waits for open responses: a stream ends within this anyway.
 LIFETIME_SECONDS = 55.0
 HEARTBEAT_SECONDS = 15.0
@@ -77,9 +83,12 @@ def router(dispatcher: Dispatcher, streams: Streams) -> APIRouter:
         if start is None:
             start = await anyio.to_thread.run_sync(latest_event_id, dispatcher)
 
+        feed = dispatcher.store.feed
+
         async def body() -> AsyncIterator[str]:
             streams.active += 1
             streams.opened += 1
+            feed.subscribe()
             last = start
             try:
                 yield "retry: 2000\n: live\n\n"
@@ -88,18 +97,28 @@ def router(dispatcher: Dispatcher, streams: Streams) -> APIRouter:
                 while time.monotonic() < ends:
                     if await request.is_disconnected():
                         return
+                    # Taken before the read: a wake that comes while reading makes the next wait return at once.
+                    seen = feed.version
+                    read_at = time.monotonic()
                     rows = await anyio.to_thread.run_sync(fetch, last)
                     for row in rows:
                         last = int(str(row["id"]))
                         yield f"id: {last}\ndata: {json.dumps(row, separators=(',', ':'))}\n\n"
                     if len(rows) == BATCH:
-                        continue  # a burst: catch up before sleeping
+                        continue  # a burst: catch up before waiting
                     if time.monotonic() >= beat:
                         # A comment line: keeps proxies from closing an idle stream and finds a gone client.
                         yield ": keep-alive\n\n"
                         beat = time.monotonic() + HEARTBEAT_SECONDS
-                    await anyio.sleep(POLL_SECONDS)
+                    poll = LISTENING_POLL_SECONDS if feed.listening else POLL_SECONDS
+                    while feed.version == seen and time.monotonic() - read_at < poll and time.monotonic() < ends:
+                        # In slices of a second, so that a client that left is noticed soon.
+                        await feed.wait(seen, min(1.0, poll - (time.monotonic() - read_at)))
+                        if await request.is_disconnected():
+                            return
+                    await anyio.sleep(max(0.0, MIN_GAP_SECONDS - (time.monotonic() - read_at)))
             finally:
+                feed.unsubscribe()
                 streams.active -= 1
 
         return StreamingResponse(
