@@ -117,7 +117,8 @@ def mount_integrations(app: FastAPI, dispatcher: Dispatcher, sources: Sources) -
     def json_body(body: bytes) -> Any:
         try:
             return json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            # RecursionError: JSON nested thousands deep is no sender's message, and must not be a 500.
             return None
 
     @app.post("/webhooks/{source}", tags=["integrations"])

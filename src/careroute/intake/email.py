@@ -31,6 +31,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import Any
 
+from careroute.intake.contract import in_range, storable
 from careroute.intake.fax import DEFAULT_MAX_PAGES, MAX_BODY_CHARS, FaxError, pdf_text
 from careroute.model import InboundItem, Patient
 
@@ -79,34 +80,65 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+def _raw_header(message: EmailMessage, name: str) -> str | None:
+    for key, value in message.raw_items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
+def header(message: EmailMessage, name: str) -> str | None:
+    """A header's value as text, or None when it is absent.
+
+    The standard library's structured header parser raises IndexError, AttributeError and others on
+    some malformed headers (an unclosed angle bracket, a group where a mailbox belongs); such a header
+    is read as its raw text instead, so the message is still taken in."""
+    try:
+        value = message.get(name)
+    except Exception:
+        return _raw_header(message, name)
+    return None if value is None else str(value)
+
+
+def _headers(message: EmailMessage, name: str) -> list[str]:
+    try:
+        return [str(v) for v in message.get_all(name, [])]
+    except Exception:  # see header()
+        return [str(v) for k, v in message.raw_items() if k.lower() == name.lower()]
+
+
 def automated_reason(message: EmailMessage, envelope_from: str | None = None) -> str | None:
     """Why this message is an auto-reply or bounce, or None when a person sent it."""
-    auto = str(message.get("Auto-Submitted", "")).strip().lower()
+    auto = (header(message, "Auto-Submitted") or "").strip().lower()
     if auto and auto != "no":
         return "auto-submitted"
-    if message.get("X-Autoreply") or message.get("X-Autorespond"):
+    if header(message, "X-Autoreply") or header(message, "X-Autorespond"):
         return "auto-reply header"
-    if str(message.get("Precedence", "")).strip().lower() in ("auto_reply", "junk"):
+    if (header(message, "Precedence") or "").strip().lower() in ("auto_reply", "junk"):
         return "precedence"
     if message.get_content_type() == "multipart/report":
         return "delivery report"
     if envelope_from == "":
         return "null sender"  # MAIL FROM:<> is reserved for bounces (RFC 5321 4.5.5)
-    senders = [addr for _, addr in getaddresses([str(message.get("From", ""))])]
+    senders = [addr for _, addr in getaddresses([header(message, "From") or ""])]
     if any(_AUTOMATED_SENDERS.match(addr) for addr in senders):
         return "mailer-daemon"
     return None
 
 
 def _from_address(message: EmailMessage) -> tuple[str | None, str | None]:
-    header = message.get("From")
-    if header is None:
+    try:
+        parsed = message.get("From")
+        addresses: tuple[Address, ...] = getattr(parsed, "addresses", ())
+        if addresses:
+            first = addresses[0]
+            return (first.display_name or None), (first.addr_spec or None)
+    except Exception:  # see header(): fall back to the lenient parser on the raw text
+        pass
+    raw = header(message, "From")
+    if raw is None:
         return None, None
-    addresses: tuple[Address, ...] = getattr(header, "addresses", ())
-    if addresses:
-        first = addresses[0]
-        return (first.display_name or None), (first.addr_spec or None)
-    name, addr = next(iter(getaddresses([str(header)])), ("", ""))
+    name, addr = next(iter(getaddresses([raw])), ("", ""))
     return name or None, addr or None
 
 
@@ -139,7 +171,7 @@ def parse_email(
     if automated_reason(message, envelope_from) is not None:
         return None
 
-    message_id = str(message.get("Message-ID", "") or "").strip().strip("<>").strip()
+    message_id = (header(message, "Message-ID") or "").strip().strip("<>").strip()
     external_id = message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
     if len(external_id) > 200:  # the contract's limit; a hash of it is as stable
         external_id = "sha256:" + hashlib.sha256(message_id.encode("utf-8", "replace")).hexdigest()
@@ -147,11 +179,11 @@ def parse_email(
     when = received_at
     if when is None:
         try:
-            date_header = message.get("Date")
-            when = parsedate_to_datetime(str(date_header)) if date_header else None
-        except (TypeError, ValueError):
+            date_header = header(message, "Date")
+            when = parsedate_to_datetime(date_header) if date_header else None
+        except (TypeError, ValueError, OverflowError):
             when = None
-        if when is None or when.utcoffset() is None:
+        if when is None or when.utcoffset() is None or not in_range(when):
             raise EmailError("Date: missing or without a time zone, and no received_at given")
 
     name, address = _from_address(message)
@@ -160,9 +192,10 @@ def parse_email(
 
     body = _body(message)
     metadata: dict[str, Any] = {}
-    if message.get("From"):
-        metadata["from"] = str(message["From"])
-    to = envelope_to or [addr for _, addr in getaddresses([str(v) for v in message.get_all("To", [])])]
+    sender = header(message, "From")
+    if sender:
+        metadata["from"] = sender
+    to = envelope_to or [addr for _, addr in getaddresses(_headers(message, "To"))]
     if to:
         metadata["to"] = ", ".join(to)
 
@@ -195,13 +228,15 @@ def parse_email(
     if len(body) > MAX_BODY_CHARS:
         body = body[:MAX_BODY_CHARS]
         metadata["body_truncated"] = True
-    subject = str(message.get("Subject", "") or "").strip()[:2000] or None
-    return InboundItem(
-        channel="email",
-        external_id=external_id,
-        received_at=when,
-        body=body,
-        patient=patient,
-        subject=subject,
-        metadata=metadata,
+    subject = (header(message, "Subject") or "").strip()[:2000] or None
+    return storable(
+        InboundItem(
+            channel="email",
+            external_id=external_id,
+            received_at=when,
+            body=body,
+            patient=patient,
+            subject=subject,
+            metadata=metadata,
+        )
     )

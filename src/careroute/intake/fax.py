@@ -27,8 +27,8 @@ from datetime import datetime
 from typing import Any
 
 from pypdf import PdfReader
-from pypdf.errors import PyPdfError
 
+from careroute.intake.contract import in_range, storable
 from careroute.model import InboundItem
 
 #: The InboundItem contract's body limit (intake/contract.py); longer text is cut and flagged.
@@ -74,8 +74,10 @@ def pdf_text(data: bytes, *, max_pages: int = DEFAULT_MAX_PAGES) -> PdfText:
                 texts.append(text)
             else:
                 empty.append(number)
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError):
-        # pypdf raises many kinds on a damaged file; the message could quote content, so it is dropped.
+    except Exception:
+        # pypdf raises many kinds on a damaged file (PyPdfError, ValueError, KeyError, but also
+        # AttributeError, IndexError, RecursionError, ... from deep in its object model): any of them
+        # means the same to the sender. The message could quote content, so it is dropped.
         raise FaxError("pdf: not a readable PDF") from None
     return PdfText("\n\n".join(texts), count, tuple(empty))
 
@@ -93,7 +95,7 @@ def _aware(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.utcoffset() is not None else None
+    return parsed if parsed.utcoffset() is not None and in_range(parsed) else None
 
 
 def fax_item(
@@ -130,13 +132,15 @@ def fax_item(
     for key, value in (("pages", pages), ("from_number", from_number), ("to_number", to_number), ("csid", csid)):
         if value not in (None, ""):
             metadata[key] = value
-    return InboundItem(
-        channel="fax",
-        external_id=fax_id,
-        received_at=received_at,
-        body=body,
-        subject=subject_line(body),
-        metadata=metadata,
+    return storable(
+        InboundItem(
+            channel="fax",
+            external_id=fax_id,
+            received_at=received_at,
+            body=body,
+            subject=subject_line(body),
+            metadata=metadata,
+        )
     )
 
 

@@ -49,6 +49,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from careroute.intake.contract import in_range, storable
 from careroute.model import InboundItem, Patient
 
 JSON = dict[str, Any]
@@ -292,7 +293,7 @@ def _aware(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.utcoffset() is not None else None
+    return parsed if parsed.utcoffset() is not None and in_range(parsed) else None
 
 
 def _first_time(resource: JSON, *fields: str) -> datetime | None:
@@ -585,14 +586,16 @@ def _item(res: JSON, ctx: _Context, path: str, received_at: datetime, extra: Map
     rtype = str(res["resourceType"])
     built = _BUILDERS[rtype](res, ctx)
     metadata = {"fhir_resource": rtype, **built.metadata, **extra}
-    return InboundItem(
-        channel=CHANNEL_BY_TYPE[rtype],
-        external_id=_external_id(res, ctx, path),
-        received_at=_first_time(res, *built.time_fields) or received_at,
-        body=built.body,
-        patient=_patient_from(built.patient_ref, ctx, res),
-        subject=built.subject,
-        metadata=metadata,
+    return storable(
+        InboundItem(
+            channel=CHANNEL_BY_TYPE[rtype],
+            external_id=_external_id(res, ctx, path),
+            received_at=_first_time(res, *built.time_fields) or received_at,
+            body=built.body,
+            patient=_patient_from(built.patient_ref, ctx, res),
+            subject=built.subject,
+            metadata=metadata,
+        )
     )
 
 
@@ -605,6 +608,8 @@ def _decode(payload: Mapping[str, Any] | bytes | str) -> JSON:
             decoded = json.loads(payload)
         except (ValueError, UnicodeDecodeError):
             raise FhirError("(body)", "not valid JSON") from None
+        except RecursionError:  # arrays or objects nested thousands deep: no FHIR resource looks like that
+            raise FhirError("(body)", "JSON nested too deeply") from None
     else:
         decoded = dict(payload)
     if not isinstance(decoded, dict):

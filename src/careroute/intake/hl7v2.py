@@ -44,6 +44,7 @@ from typing import Any, Literal
 
 import hl7  # type: ignore[import-untyped]
 
+from careroute.intake.contract import in_range, storable
 from careroute.model import InboundItem, Patient
 
 AckCode = Literal["AA", "AE", "AR"]
@@ -253,7 +254,7 @@ def parse_ts(value: str, default_tz: tzinfo, location: str) -> datetime:
         if offset:
             sign = -1 if offset[0] == "-" else 1
             tz = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
-        return datetime(
+        parsed = datetime(
             int(year),
             int(month or 1),
             int(day or 1),
@@ -265,6 +266,9 @@ def parse_ts(value: str, default_tz: tzinfo, location: str) -> datetime:
         )
     except ValueError:
         raise Hl7Error("AE", location, "not a valid date or time") from None
+    if not in_range(parsed):
+        raise Hl7Error("AE", location, "not a valid date or time (year out of range)")
+    return parsed
 
 
 def _coded_text(segment: Any, message: Any, field_no: int) -> str:
@@ -559,7 +563,7 @@ def _items(message_text: str, header: _Header, config: Hl7Config) -> tuple[list[
     if processing and processing != "P":
         # A training/debug message still goes through, but says so.
         items = [replace(it, metadata={**it.metadata, "hl7_processing_id": processing}) for it in items]
-    return items, ""
+    return [storable(it) for it in items], ""
 
 
 def handle_message(

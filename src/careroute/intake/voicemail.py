@@ -20,10 +20,12 @@ received_at is `recorded_at` when it has an offset, else the caller's `received_
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from careroute.intake.contract import in_range, storable
 from careroute.model import InboundItem, Patient
 
 
@@ -38,7 +40,7 @@ def _aware(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.utcoffset() is not None else None
+    return parsed if parsed.utcoffset() is not None and in_range(parsed) else None
 
 
 def _number(value: Any, name: str, *, integer: bool = False) -> float | int | None:
@@ -48,10 +50,10 @@ def _number(value: Any, name: str, *, integer: bool = False) -> float | int | No
         raise VoicemailError(f"{name}: must be a number")
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer too large for a float
         raise VoicemailError(f"{name}: must be a number") from None
-    if number < 0 or number != number:  # NaN
-        raise VoicemailError(f"{name}: must be a non-negative number")
+    if not math.isfinite(number) or number < 0:  # "inf" and "nan" parse as floats
+        raise VoicemailError(f"{name}: must be a finite, non-negative number")
     return round(number) if integer else number
 
 
@@ -95,11 +97,13 @@ def parse_voicemail(payload: Mapping[str, Any], *, received_at: datetime) -> Inb
     if not body or (status is not None and status.lower() != "completed"):
         metadata["transcription_failed"] = True
 
-    return InboundItem(
-        channel="voicemail",
-        external_id=call_id,
-        received_at=_aware(payload.get("recorded_at")) or received_at,
-        body=body,
-        patient=Patient(phone=_str(payload, "from", "From")),
-        metadata=metadata,
+    return storable(
+        InboundItem(
+            channel="voicemail",
+            external_id=call_id,
+            received_at=_aware(payload.get("recorded_at")) or received_at,
+            body=body,
+            patient=Patient(phone=_str(payload, "from", "From")),
+            metadata=metadata,
+        )
     )

@@ -119,7 +119,9 @@ _ITEMS_WITH_KEYS = (
             )
         )
     )
-    .order_by(items.c.id)
+    # The newest 200: a patient with more items than that in the window is matched against the most recent
+    # ones, which are the likeliest duplicates (before, the oldest were kept: noticed under the load test).
+    .order_by(items.c.id.desc())
     .limit(200)
 )
 
