@@ -37,7 +37,7 @@ check: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 bench: $(VENV)/.installed-test
-	for b in intake classify dedup assignment escalation metrics pages scale_out; do $(BIN)/python benchmarks/$$b.py || exit 1; done
+	for b in intake classify dedup assignment escalation metrics pages latency memory scale_out; do $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
