@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,17 +62,40 @@ class Run:
         return False
 
 
+#: Syllables for made-up family names: each item's patient gets a name and birth date of their own, so the
+#: duplicate window holds a practice's mix of patients, not 160 people writing again every few seconds.
+_SYLLABLES = ("ka", "lo", "mi", "ren", "sa", "to", "vi", "dan", "el", "ro", "nu", "pe", "ta", "ji", "mar", "os")
+
+
+def _family_name(i: int) -> str:
+    parts = []
+    for _ in range(4):
+        parts.append(_SYLLABLES[i % len(_SYLLABLES)])
+        i //= len(_SYLLABLES)
+    return "".join(parts).capitalize()
+
+
 def items_forever(run_id: str) -> Iterator[dict[str, Any]]:
-    """The sample week over and over, each item new: its own external id, a patient of its own, received now."""
+    """The sample week over and over, each item new: its own external id, a patient of its own (record
+    number, family name, birth date, telephone), received now. The message text is the sample's."""
     base = base_items()
     i = 0
     while True:
         src = base[i % len(base)]
+        patient = dict(src.get("patient") or {})
+        given = str(patient.get("name") or "Pat").split(" ")[0]
+        patient.update(
+            mrn=f"LD{run_id}{i:07d}",
+            name=f"{given} {_family_name(i)}",
+            dob=(date(1930, 1, 1) + timedelta(days=(i * 37) % 27_000)).isoformat(),
+        )
+        if patient.get("phone"):
+            patient["phone"] = f"(555) {200 + i // 10_000 % 800:03d}-{i % 10_000:04d}"
         yield {
             **src,
             "external_id": f"load-{run_id}-{i}",
             "received_at": datetime.now(UTC).isoformat(),
-            "patient": {**(src.get("patient") or {}), "mrn": f"LD{run_id}{i:07d}"},
+            "patient": patient,
         }
         i += 1
 

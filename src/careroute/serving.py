@@ -9,9 +9,11 @@ and live-update feed, exactly as a separate instance would.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import os
+import sys
 from typing import Any
 
 ARGS_VARIABLE = "CAREROUTE_SERVE_ARGS"
@@ -29,6 +31,25 @@ def freeze_startup_objects() -> None:
     collector's way, so a full collection does not pause a request for hundreds of milliseconds."""
     gc.collect()
     gc.freeze()
+    limit_malloc_arenas()
+
+
+#: glibc gives each thread that allocates its own malloc arena (up to 8 per core), and memory freed in one
+#: arena is not reused by another: a server whose requests run on a pool of 40 threads grows by tens of
+#: megabytes an hour. Two arenas is what Python application servers commonly set (MALLOC_ARENA_MAX=2).
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
+
+
+def limit_malloc_arenas() -> bool:
+    """Cap glibc's malloc arenas for this process (unless MALLOC_ARENA_MAX already says); False elsewhere."""
+    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS))
+    except (OSError, AttributeError):  # not glibc (musl, for one): nothing to cap
+        return False
 
 
 def worker_app() -> Any:
