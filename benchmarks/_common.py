@@ -9,7 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,20 @@ def start_server(args: list[str], port: int, env: dict[str, str] | None = None) 
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("server did not start")
+
+
+def fresh_pg_schema(prefix: str = "bench") -> tuple[str, Callable[[], None]]:
+    """A new, empty PostgreSQL schema for one benchmark run: its URL, and a function that drops it."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    return f"{PG_URL}?options=-csearch_path%3D{schema}", drop

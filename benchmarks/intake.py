@@ -20,15 +20,14 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, create_engine, insert, text
+from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PG_URL, free_port, machine, postgres_answers, start_server, synthetic_items
+from _common import free_port, fresh_pg_schema, machine, postgres_answers, start_server, synthetic_items
 
 from careroute.config import STARTER_PACK
 from careroute.dispatcher import Dispatcher
@@ -125,18 +124,6 @@ def http_rates(url: str, items: list[dict[str, Any]], concurrency: int) -> tuple
     return reference, ours
 
 
-def fresh_pg_schema() -> tuple[str, Any]:
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    return f"{PG_URL}?options=-csearch_path%3D{schema}", drop
 
 
 class Databases:

@@ -25,8 +25,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bulk import fill
-from _common import machine, postgres_answers
-from intake import fresh_pg_schema
+from _common import fresh_pg_schema, machine, postgres_answers
 
 from careroute import scoreboard
 from careroute.config import STARTER_PACK

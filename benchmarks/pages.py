@@ -28,7 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,12 +35,12 @@ from typing import Any
 
 import httpx
 import uvicorn
-from sqlalchemy import create_engine, insert, select, text, update
+from sqlalchemy import insert, select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bulk import fill
-from _common import PG_URL, free_port, machine, postgres_answers
+from _common import free_port, fresh_pg_schema, machine, postgres_answers
 
 from careroute.api import create_app
 from careroute.api.security import Security
@@ -297,18 +296,6 @@ def run(kind: str, dispatcher: Dispatcher, task_id: int, args: argparse.Namespac
         gc.unfreeze()
 
 
-def postgres_url() -> tuple[str, Callable[[], None]]:
-    schema = f"careroute_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    return f"{PG_URL}?options=-csearch_path%3D{schema}", drop
 
 
 def main() -> int:
@@ -334,7 +321,7 @@ def main() -> int:
             if not postgres_answers():
                 print("  skipped: no PostgreSQL answers on 127.0.0.1:5432")
                 continue
-            url, cleanup = postgres_url()
+            url, cleanup = fresh_pg_schema("careroute_bench")
             try:
                 dispatcher, task_id = prepare(url, args.tasks, args.waiting)
                 ok &= run(kind, dispatcher, task_id, args)

@@ -19,31 +19,15 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PG_URL, free_port, machine, postgres_answers, start_server, synthetic_items
+from _common import free_port, fresh_pg_schema, machine, postgres_answers, start_server, synthetic_items
 
 from careroute.store.repository import Store
-
-
-def fresh_schema() -> tuple[str, Any]:
-    schema = f"bench_scale_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    return f"{PG_URL}?options=-csearch_path%3D{schema}", drop
 
 
 async def post_spread(urls: list[str], items: list[dict[str, Any]], concurrency: int) -> float:
@@ -72,7 +56,7 @@ async def post_spread(urls: list[str], items: list[dict[str, Any]], concurrency:
 def run(
     processes: int, workers: int, items: list[dict[str, Any]], warmup: list[dict[str, Any]], concurrency: int
 ) -> float:
-    url, drop = fresh_schema()
+    url, drop = fresh_pg_schema("bench_scale")
     Store.from_url(url).migrate()
     env = {
         "CAREROUTE_DATABASE_URL": url,
