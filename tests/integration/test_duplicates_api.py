@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from careroute.dispatcher import Dispatcher
+from careroute.intake.contract import parse_item
 from tests.conftest import T0, LiveServer
 
 
@@ -82,3 +83,27 @@ def test_the_same_request_after_resolution_opens_a_linked_task(http: httpx.Clien
     assert follow["follows_task_id"] == first["task_id"]
     old = http.get(f"/v1/tasks/{first['task_id']}").json()
     assert any(e["kind"] == "followed_up" for e in old["events"])
+
+
+def test_a_busy_shared_telephone_does_not_hide_a_patients_own_earlier_item(dispatcher: Dispatcher) -> None:
+    """A care home's desk phone on hundreds of residents' items must not push a patient's own request out
+    of the candidates duplicate detection compares (each identity key brings its newest items, not the
+    newest over all keys together)."""
+    desk = {"mrn": "FM500100", "name": "Ingrid Vasquez", "phone": "478-555-0190"}
+    first = dispatcher.intake(parse_item({**portal("portal-desk-0"), "patient": desk}))
+    residents = [
+        parse_item(
+            {
+                **portal(f"portal-desk-{n}", hours=n / 60),
+                "patient": {"mrn": f"FM6{n:05d}", "name": f"Resident Number{n}", "phone": desk["phone"]},
+                "body": "Please send a refill of my lisinopril 10 mg to the pharmacy.",
+            }
+        )
+        for n in range(1, 231)
+    ]
+    created = dispatcher.intake_batch(residents)
+    assert all(r.created and not r.merged for r in created)  # different patients behind one phone
+
+    again = dispatcher.intake(parse_item({**portal("portal-desk-again", hours=5), "patient": desk}))
+    assert again.merged and again.task_id == first.task_id
+    assert again.decision.duplicate_of == "portal-desk-0"

@@ -35,6 +35,7 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    union,
     update,
 )
 
@@ -108,19 +109,29 @@ def _by_key(key: Any, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 KEY_SLOTS = 6
+#: The newest items per identity key that duplicate detection compares with. A patient's own keys (record
+#: number, name with birth date) rarely hold more than a few items in 72 hours; a shared telephone (a care
+#: home's desk, a pharmacy's callback line) can hold hundreds, and without a cap per key it would both slow
+#: every intake that mentions it and push the patient's own earlier items out of the overall limit.
+PER_KEY = 30
+
+
+def _newest_per_key(slot: int) -> Any:
+    newest = (
+        select(patient_keys.c.item_id)
+        .where(patient_keys.c.key == bindparam(f"k{slot}"), patient_keys.c.received_at >= bindparam("since"))
+        .order_by(patient_keys.c.received_at.desc())  # served by the (key, received_at) index, no sort
+        .limit(PER_KEY)
+        .subquery()
+    )
+    return select(newest.c.item_id)  # wrapped: SQLite allows no LIMIT on a bare member of a UNION
+
+
 _ITEMS_WITH_KEYS = (
     select(items, tasks.c.status.label("task_status"))
     .join(tasks, tasks.c.id == items.c.task_id)
-    .where(
-        items.c.id.in_(
-            select(patient_keys.c.item_id).where(
-                patient_keys.c.key.in_([bindparam(f"k{i}") for i in range(KEY_SLOTS)]),
-                patient_keys.c.received_at >= bindparam("since"),
-            )
-        )
-    )
-    # The newest 200: a patient with more items than that in the window is matched against the most recent
-    # ones, which are the likeliest duplicates (before, the oldest were kept: noticed under the load test).
+    .where(items.c.id.in_(union(*(_newest_per_key(i) for i in range(KEY_SLOTS)))))
+    # A safety bound over all keys together (KEY_SLOTS x PER_KEY at most is 180 already).
     .order_by(items.c.id.desc())
     .limit(200)
 )
