@@ -8,12 +8,12 @@
 2. 80% of that rate, held open-loop (items are sent on a fixed schedule whether or not earlier ones have
    been answered, and each latency is measured from the moment its item was due, so a stall is not hidden)
    for `--minutes`, while `--staff` people work the queues through the API, `--staff-rate` times a second
-   in all: list a queue's open tasks, claim one, then resolve it (4 in 5) or reroute it with a reason
-   (1 in 5), and every fifth time look at the queues board (`GET /v1/queues`). `GET /healthz` is sampled
+   in all: look at one of their queues' open tasks, then claim the oldest task pushed to them or, when none
+   is, pull the next one (`POST /v1/staff/{id}/next`), then resolve it (4 in 5) or reroute it with a reason
+   (1 in 5); every fifth time they look at the queues board (`GET /v1/queues`). `GET /healthz` is sampled
    as the reference: what the same server answers when the work itself costs nothing.
 
-Prints the errors (anything but a 2xx; a 409 when two people race for a task counts too, which is why
-each person takes only their own share of the tasks), p50/p99 latency per kind of request, and the
+Prints the errors (anything but a 2xx; a 409 counts too), p50/p99 latency per kind of request, and the
 server's resident memory sampled every `--rss-every` seconds (first, last, max). Exits 1 on any error.
 """
 
@@ -188,7 +188,9 @@ async def max_rate(url: str, items: Iterator[dict[str, Any]], clients: int, warm
 
 
 class Staff:
-    """People working the queues: each takes only the open tasks whose id falls to them, so no two race."""
+    """People working the queues as the service means them to: first what was pushed to them, then the next
+    task they pull (`POST /v1/staff/{id}/next` claims it in the same transaction, so no two people race for
+    one task and nobody is refused for being at capacity)."""
 
     def __init__(self, client: httpx.AsyncClient, run: Run, people: list[dict[str, Any]], queues: list[str]) -> None:
         self.client = client
@@ -208,6 +210,7 @@ class Staff:
 
     async def work(self, index: int, every: float, stop_at: float) -> None:
         person = self.people[index]
+        me = person["id"]
         mine = [q for q in person["queues"] if q in self.queues] or self.queues
         others = [q for q in self.queues if q not in mine] or self.queues
         turn = 0
@@ -216,23 +219,31 @@ class Staff:
             turn += 1
             if turn % 5 == 0:
                 await self.call("queues board", "GET", "/v1/queues")
-            queue = mine[turn % len(mine)]
-            listed = await self.call("list tasks", "GET", "/v1/tasks", params={"queue": queue, "status": "open"})
-            tasks = [t for t in (listed.json()["tasks"] if listed else []) if t["id"] % len(self.people) == index]
-            if tasks:
-                task = tasks[0]["id"]
-                if await self.call("claim", "POST", f"/v1/tasks/{task}/claim", json={"actor": person["id"]}):
-                    if self.rng.random() < 0.8:
-                        body = {"actor": person["id"], "reason": "done"}
-                        await self.call("resolve", "POST", f"/v1/tasks/{task}/resolve", json=body)
-                    else:
-                        body = {
-                            "actor": person["id"],
-                            "to_queue": self.rng.choice(others),
-                            "reason_code": "wrong_type",
-                            "reason": "belongs with another team",
-                        }
-                        await self.call("reroute", "POST", f"/v1/tasks/{task}/reroute", json=body)
+            # A look at one of their queues, as the board page shows it.
+            look = {"queue": mine[turn % len(mine)], "status": "open"}
+            await self.call("list tasks", "GET", "/v1/tasks", params=look)
+            pushed = await self.call("my tasks", "GET", "/v1/tasks", params={"assignee": me, "status": "assigned"})
+            waiting = pushed.json()["tasks"] if pushed else []
+            task: int | None = None
+            if waiting:
+                if await self.call("claim", "POST", f"/v1/tasks/{waiting[0]['id']}/claim", json={"actor": me}):
+                    task = waiting[0]["id"]
+            else:
+                pulled = await self.call("pull next", "POST", f"/v1/staff/{me}/next")
+                if pulled and pulled.json().get("task"):
+                    task = pulled.json()["task"]["id"]
+            if task is not None:
+                if self.rng.random() < 0.8:
+                    done = {"actor": me, "reason": "done"}
+                    await self.call("resolve", "POST", f"/v1/tasks/{task}/resolve", json=done)
+                else:
+                    body = {
+                        "actor": me,
+                        "to_queue": self.rng.choice(others),
+                        "reason_code": "wrong_type",
+                        "reason": "belongs with another team",
+                    }
+                    await self.call("reroute", "POST", f"/v1/tasks/{task}/reroute", json=body)
             await asyncio.sleep(max(0.0, every - (time.perf_counter() - began)))
 
 
@@ -256,6 +267,8 @@ async def sustained(
     async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=120) as client:
         people = (await client.get("/v1/staff")).json()
         people = people.get("staff", people) if isinstance(people, dict) else people
+        # The people on shift now work; someone off shift gets nothing pushed and may pull nothing.
+        people.sort(key=lambda p: p["presence"] != "available")
         queues = [q["id"] for q in (await client.get("/v1/queues")).json()["queues"]]
         workers = Staff(client, run, people[:staff], queues)
         start = time.perf_counter()
@@ -374,6 +387,13 @@ def main() -> int:
     print(
         f"\nserver RSS (every {args.rss_every:g} s, {len(sizes)} samples): first {sizes[0]:.0f} MiB, "
         f"last {sizes[-1]:.0f} MiB, max {max(sizes):.0f} MiB, median {statistics.median(sizes):.0f} MiB"
+    )
+    by_minute: dict[int, list[float]] = defaultdict(list)
+    for at, mib in rss:
+        by_minute[int(at // 60)].append(mib)
+    print(
+        "server RSS by minute (median): "
+        + ", ".join(f"{statistics.median(v):.0f}" for _, v in sorted(by_minute.items()))
     )
     errors = sum(run.errors.values())
     print(f"errors: {errors}" + (f" {dict(run.errors)}" if errors else ""))
