@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from careroute.classify.classifier import _NET_QUESTION_FROM as QUESTION_FROM  # noqa: E402
 from careroute.classify.classifier import _NET_REFILL_FROM as REFILL_FROM  # noqa: E402
+from careroute.classify.classifier import _NET_REQUEST_FROM as REQUEST_FROM  # noqa: E402
 from careroute.classify.classifier import _NET_RETYPES as RETYPES  # noqa: E402
 from careroute.classify.classifier import classify, learned_reading  # noqa: E402
 from careroute.classify.evaluate import decision_row, item_from_mapping, score  # noqa: E402
@@ -149,6 +150,7 @@ def with_net(
             and d["urgency"] == "routine"
             and (d["type"] != "medication_refill" or p >= max(threshold, REFILL_FROM))
             and (d["type"] != "clinical_question" or p >= max(threshold, QUESTION_FROM))
+            and (d["type"] in ("medication_refill", "clinical_question", "other") or p >= max(threshold, REQUEST_FROM))
             and by_id[d["external_id"]]["channel"] in PATIENT_CHANNELS
             and p >= threshold
         ):

@@ -140,3 +140,39 @@ def test_rule_ids_are_unique_and_stable_looking() -> None:
     ids = [r.id for r in rules.danger if r.phrases] + [r.id for r in rules.keywords]
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"(danger|kw)\.[a-z0-9_.]+", i) for i in ids)
+
+
+def _read(body: str) -> tuple[str, str, tuple[str, ...]]:
+    result = classify(portal(body), default_rules())
+    return result.type, result.urgency, result.rule_ids
+
+
+def test_pre_eclampsia_signs_count_only_in_a_pregnancy_named_anywhere_in_the_message() -> None:
+    pregnant = _read(
+        "I am 34 weeks. Since last night I have a very bad headache, tylenol not helping, and today I see "
+        "flashing lights when I look at my phone."
+    )
+    assert pregnant[:2] == ("clinical_urgent", "emergent") and "danger.preeclampsia" in pregnant[2]
+    migraine = _read("I have a very bad headache again, can you refill my sumatriptan?")
+    assert "danger.preeclampsia" not in migraine[2]
+    denied = _read("Not pregnant. Very bad headache since yesterday, is it my new blood pressure pill?")
+    assert "danger.preeclampsia" not in denied[2]
+
+
+def test_a_young_infants_age_may_sit_a_few_words_after_the_baby() -> None:
+    febrile = _read("my baby Lina is 7 weeks, she feels very hot and I checked her temp in the bottom it say 100.9")
+    assert febrile[:2] == ("clinical_urgent", "emergent") and "danger.infant_fever" in febrile[2]
+    not_an_age = _read("my son had a cold 5 weeks ago, now he needs a school form for sports")
+    assert "danger.infant_fever" not in not_an_age[2]
+
+
+def test_a_blood_pressure_said_as_a_over_b_may_stand_a_clause_from_its_word() -> None:
+    bp = _read("his pressure been running high all day, this evening it's one ninety two over one ten on our machine")
+    assert bp[0] == "clinical_urgent" and "danger.blood_pressure" in bp[2]
+    normal = _read("his pressure been running fine all week, this evening it's one twenty over eighty on our machine")
+    assert "danger.blood_pressure" not in normal[2]
+
+
+def test_stockpiling_pills_and_naming_the_night_are_signs_of_suicide() -> None:
+    plan = _read("i've been saving up my sertraline and my roommate's pills and i think tonight's the night")
+    assert plan[:2] == ("clinical_urgent", "emergent") and "danger.suicidal" in plan[2]

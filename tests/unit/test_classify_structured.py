@@ -148,3 +148,28 @@ def test_out_of_a_critical_medicine_is_an_urgent_refill() -> None:
     result = portal("I'm completely out of my tacrolimus as of this morning, pharmacy needs a new script")
     assert (result.type, result.urgency) == ("medication_refill", "urgent")
     assert any(r.startswith("refill.critical_out.transplant") for r in result.rule_ids)
+
+
+def test_a_due_time_that_names_another_day_is_not_due_today() -> None:
+    # Received Tuesday 2027-02-16.
+    later = pa("denied", "Peer-to-peer requests must be received by end of business Friday 02/19/2027.")
+    assert later.urgency == "routine", later.reasons
+    weekday = pa("denied", "Peer-to-peer must be requested by close of business Thursday.")
+    assert weekday.urgency == "routine", weekday.reasons
+    today = pa("denied", "Peer-to-peer must be requested by close of business Tuesday.")
+    assert today.urgency == "urgent", today.reasons
+    plain = pa("denied", "Peer-to-peer must be requested by end of business.")
+    assert plain.urgency == "urgent", plain.reasons
+
+
+def test_out_of_a_critical_medicine_asked_as_a_question_is_still_an_urgent_refill() -> None:
+    item = InboundItem(
+        "voicemail",
+        "vm-1",
+        datetime.fromisoformat("2027-02-16T08:40:00-06:00"),
+        "he is out of the tacrolimus, the kidney transplant medicine, since this morning. we are worried, "
+        "he can't miss the dose tonight, what should we do?",
+    )
+    result = classify(item, RULES)
+    assert (result.type, result.urgency) == ("medication_refill", "urgent"), result.reasons
+    assert any(r.startswith("retyped:") for r in result.reasons)

@@ -56,8 +56,10 @@ def test_a_raised_request_keeps_its_type_unless_it_is_a_clinical_question() -> N
     everything = RULES.with_urgency_net(shipped_net(), threshold=0.01)  # raises whatever it reads
     refill = said("I ran out of my insulin yesterday and feel awful, please refill", rules=everything)
     assert refill.type == "medication_refill"
-    appointment = said("Can I move my appointment to next Tuesday afternoon?", rules=everything)
-    assert (appointment.type, appointment.urgency) == ("appointment_callback", "urgent")
+    plain = said("Can I move my appointment to next Tuesday afternoon?", rules=everything)
+    assert (plain.type, plain.urgency) == ("appointment_callback", "routine")  # requests only from p >= 0.6
+    appointment = said("I need an appointment today, my leg is swollen and hot and getting worse", rules=everything)
+    assert (appointment.type, appointment.urgency) == ("appointment_callback", "urgent"), appointment.reasons
     unsure = said("Is it ok to take ibuprofen with my lisinopril?", rules=everything)
     assert unsure.type == "clinical_question"  # a question is raised only from p >= 0.5
     assert unsure.urgency == "routine", unsure.reasons
@@ -87,7 +89,7 @@ def test_it_never_reads_labs_prior_auth_or_documents() -> None:
     assert pa.urgency == "routine" and "urgency_net" not in pa.rule_ids
     fax = said("Referral for knee pain getting worse, please schedule.", "fax", everything)
     assert "urgency_net" not in fax.rule_ids
-    patient = said("Can I move my appointment to next Tuesday afternoon?", "portal", everything)
+    patient = said("I need an appointment today, my leg is swollen and hot and getting worse", "portal", everything)
     assert patient.urgency == "urgent"  # the same override does reach a patient's own message
 
 

@@ -34,6 +34,7 @@ LAB_CRITICAL_TEXT = "lab_critical_text"
 PA_TODAY = "pa_today"
 PA_GAP = "pa_gap"
 ESCALATOR = "escalator"
+GATE = "gate"
 
 NUMERIC_CONTEXTS: tuple[str, ...] = (
     "temperature_words",
@@ -101,6 +102,7 @@ def compile_rules(rules: ClassifierRules) -> CompiledRules:
         raw.extend(_phrases(DANGER, i, danger_rule.phrases))
     for i, danger_rule in enumerate(rules.danger):
         raw.extend(_phrases(ESCALATOR, i, danger_rule.emergent_with))
+        raw.extend(_phrases(GATE, i, danger_rule.only_with))
     for i, keyword_rule in enumerate(rules.keywords):
         raw.extend(_phrases(KEYWORD, i, keyword_rule.phrases))
     triggers: list[Trigger] = []
@@ -148,7 +150,7 @@ def compile_rules(rules: ClassifierRules) -> CompiledRules:
         matcher=PhraseMatcher(
             compiled,
             gap_stops=frozenset(fold(w) for w in context.get("gap_stops", ())),
-            stops_gaps=lambda payload: payload[0] in (DANGER, ESCALATOR),
+            stops_gaps=lambda payload: payload[0] in (DANGER, ESCALATOR, GATE),
         ),
         triggers=tuple(triggers),
         critical_classes=critical_classes,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .compiled import DANGER, ESCALATOR, NUMERIC_CONTEXT, NUMERIC_CONTEXTS, CompiledRules, Payload
+from .compiled import DANGER, ESCALATOR, GATE, NUMERIC_CONTEXT, NUMERIC_CONTEXTS, CompiledRules, Payload
 from .context import ContextIndex, Reading
 from .normalise import ReadText, number_value
 from .phrases import Hit
@@ -34,8 +34,27 @@ _AGE_UNITS: Mapping[str, float] = {
     "meses": 4.35,
 }
 _AGE_MARKERS = frozenset({"old", "de"})  # "3 weeks old", "3 semanas de nacido"
-_INFANT_NOUNS = frozenset({"baby", "bebe", "infant", "newborn", "son", "daughter", "hijo", "hija", "nino", "nina"})
+_INFANT_NOUNS = frozenset(
+    {
+        "baby",
+        "bebe",
+        "infant",
+        "newborn",
+        "son",
+        "daughter",
+        "hijo",
+        "hija",
+        "nino",
+        "nina",
+        "grandson",
+        "granddaughter",
+        "nieto",
+        "nieta",
+    }
+)
 _OVER = frozenset({"over", "sobre"})
+# "my son 5 weeks ago", "two weeks later": a time, not an age.
+_NOT_AN_AGE = frozenset({"ago", "later", "before", "after", "since", "now", "from", "until", "of"})
 # A number followed by one of these is a dose, a count or a time, never a vital sign.
 _NOT_A_READING = frozenset(
     {
@@ -150,6 +169,15 @@ def find_danger(
         findings = [
             f for f in findings if f.rule_id not in needed or len(present.get(f.rule_id, ())) >= needed[f.rule_id]
         ]
+    # Signs that count only beside another fact of the message (a pregnancy, for pre-eclampsia's signs).
+    gated = {r.id: i for i, r in enumerate(rules.danger) if r.only_with}
+    if gated and any(f.rule_id in gated for f in findings):
+        opened = {
+            rules.danger[hit.payload[1]].id
+            for hit in hits
+            if hit.payload[0] == GATE and context.reading(hit.start, hit.end).counted
+        }
+        findings = [f for f in findings if f.rule_id not in gated or f.rule_id in opened]
     # Urgent signs that come with what makes them emergent (hit his head, on warfarin, vomiting).
     escalated: dict[str, str] = {}
     for hit in hits:
@@ -235,10 +263,15 @@ def _measured(
             continue
         if i + 2 < n and words[i + 1] in _OVER and words[i + 2][:1].isdigit():
             second = number_value(words[i + 2])
-            if second is not None and _near(contexts, "pressure_words", i, 6, 1) is not None:
+            # "A over B" is a blood pressure's own shape: the word that says so may stand a clause away
+            # ("his pressure been running high all day, this evening it's 192 over 110").
+            if second is not None and _near(contexts, "pressure_words", i, 12, 1) is not None:
                 _pressure(value, second, i, i + 3, limits, add, "pressure_symptom_words" in contexts)
                 continue
-        temp = _near(contexts, "temperature_words", i, 4, 2)
+        # A number with a decimal point between 99 and 108 is a temperature in Fahrenheit almost whatever
+        # stands between it and the word that says so ("checked her temp in the bottom it say 100.9").
+        reach = 8 if "." in word and 99 <= value <= 108 else 4
+        temp = _near(contexts, "temperature_words", i, reach, 2)
         if temp is not None and (95 <= value <= 110 or 35 <= value <= 43):
             fahrenheit = value if value >= 95 else value * 9 / 5 + 32
             start = min(temp, i)
@@ -360,8 +393,12 @@ def _infant(
         if weeks is None:
             continue
         after = words[i + 2] if i + 2 < n else ""
-        before = words[i - 1] if i else ""
-        is_age = after in _AGE_MARKERS or before in _INFANT_NOUNS or (i >= 2 and words[i - 2] in _INFANT_NOUNS)
+        # "3 weeks old", "my son 5 weeks", "my baby Lina is 7 weeks": an infant noun a few words before, in
+        # the same sentence ("I am 34 weeks" is a pregnancy, and names no infant).
+        is_age = after in _AGE_MARKERS or (
+            after not in _NOT_AN_AGE
+            and any(words[j] in _INFANT_NOUNS and sentence[j] == sentence[i] for j in range(max(0, i - 4), i))
+        )
         if is_age and value * weeks <= limits["infant_max_weeks"]:
             return i
     return None

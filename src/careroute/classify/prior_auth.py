@@ -129,6 +129,23 @@ def _dates_in_text(read: ReadText, received: datetime) -> list[tuple[int, date]]
     return out
 
 
+_WEEKDAYS = {
+    name: n
+    for n, names in enumerate(
+        (
+            ("monday", "mon", "lunes"),
+            ("tuesday", "tue", "tues", "martes"),
+            ("wednesday", "wed", "miercoles"),
+            ("thursday", "thu", "thur", "thurs", "jueves"),
+            ("friday", "fri", "viernes"),
+            ("saturday", "sat", "sabado"),
+            ("sunday", "sun", "domingo"),
+        )
+    )
+    for name in names
+}
+
+
 def _negated(words: Sequence[str], start: int) -> bool:
     """A negation word just before the time: "not due today", "no action needed today"."""
     return any(w in ("not", "no", "nothing", "never") for w in words[max(0, start - 3) : start])
@@ -163,12 +180,26 @@ def read_prior_auth(
         lo, hi = max(0, start - _REACH), min(len(words), end + _REACH)
         return any(words[k] in due_words and sentence[k] == sentence[start] for k in range(lo, hi))
 
+    dates = _dates_in_text(read, item.received_at)
+
+    def another_day(end: int) -> bool:
+        """A time of day that names its day, and not today's: "by end of business Friday 11/12"."""
+        ahead = range(end, min(len(words), end + 3))
+        if any(i in ahead and day != today for i, day in dates):
+            return True
+        return any(words[k] in _WEEKDAYS and _WEEKDAYS[words[k]] != today.weekday() for k in ahead)
+
     for hit in hits:
         kind = hit.payload[0]
-        if kind == PA_TODAY and near_due_word(hit.start, hit.end) and not _negated(words, hit.start):
+        if (
+            kind == PA_TODAY
+            and near_due_word(hit.start, hit.end)
+            and not _negated(words, hit.start)
+            and not another_day(hit.end)
+        ):
             rule = "pa.due_today.text"
             return PriorAuthVerdict(True, status, rule, f"{rule}: {read.quote(hit.start, hit.end)!r} is a due time")
-    for i, day in _dates_in_text(read, item.received_at):
+    for i, day in dates:
         if day == today and near_due_word(i, i + 1):
             rule = "pa.due_today.date"
             return PriorAuthVerdict(True, status, rule, f"{rule}: a due date in the text is the day received")

@@ -58,6 +58,10 @@ class DangerRule:
     #: Still urgent when it is over ("my arm went numb for ten minutes, it went away"): a sign
     #: whose passing does not make it safe (a TIA, a faint, chest pain) is over-triaged.
     resolved_urgent: bool = False
+    #: Phrases of which one must be present (and current) somewhere in the message for this sign to count:
+    #: a headache with flashing lights is a warning sign of pre-eclampsia only in a pregnancy, which the
+    #: writer may name in another sentence ("I am 34 weeks. Since last night ...").
+    only_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,7 @@ class DangerRuleIn(_Strict):
     firm: bool = False
     emergent_with: list[str] = Field(default_factory=list)
     resolved_urgent: bool = False
+    only_with: list[str] = Field(default_factory=list)
 
 
 class ClassifierSection(_Strict):
@@ -224,6 +229,7 @@ class ClassifierRules:
                 r.firm,
                 tuple(r.emergent_with),
                 r.resolved_urgent,
+                tuple(r.only_with),
             )
             for r in section.danger
         )
@@ -271,7 +277,16 @@ class ClassifierRules:
         """A content hash of everything that can change a classification (for the pack version)."""
         content = {
             "danger": [
-                [r.id, r.urgency, list(r.phrases), r.min_matches, r.firm, list(r.emergent_with), r.resolved_urgent]
+                [
+                    r.id,
+                    r.urgency,
+                    list(r.phrases),
+                    r.min_matches,
+                    r.firm,
+                    list(r.emergent_with),
+                    r.resolved_urgent,
+                    *([list(r.only_with)] if r.only_with else []),  # packs without gates keep their hash
+                ]
                 for r in self.danger
             ],
             "keywords": [[r.id, r.tag, r.weight, list(r.phrases), r.negatable, r.repeats] for r in self.keywords],
@@ -333,6 +348,7 @@ def _curated() -> tuple[tuple[DangerRule, ...], tuple[KeywordRule, ...], Mapping
             bool(r.get("firm", False)),
             tuple(r.get("emergent_with", ())),
             bool(r.get("resolved_urgent", False)),
+            tuple(r.get("only_with", ())),
         )
         for r in lex["danger"]["rules"]
     ) + tuple(DangerRule(r["id"], r["urgency"], (), r.get("says", "")) for r in lex["danger"].get("measured", ()))
