@@ -176,3 +176,21 @@ def test_a_blood_pressure_said_as_a_over_b_may_stand_a_clause_from_its_word() ->
 def test_stockpiling_pills_and_naming_the_night_are_signs_of_suicide() -> None:
     plan = _read("i've been saving up my sertraline and my roommate's pills and i think tonight's the night")
     assert plan[:2] == ("clinical_urgent", "emergent") and "danger.suicidal" in plan[2]
+
+
+def test_haitian_creole_danger_signs_negations_and_requests() -> None:
+    chest = _read("m gen yon doulè nan pwatrin mwen depi maten, li peze m epi li desann nan bra goch mwen")
+    assert chest[:2] == ("clinical_urgent", "emergent") and "danger.chest_pain" in chest[2]
+    breathing = _read("manman m pa ka respire byen depi yè swa")
+    assert breathing[0] == "clinical_urgent" and "danger.breathing" in breathing[2]
+    denied = _read("mwen pa gen kout souf, se jis yon randevou pou vaksen pitit mwen an mwen bezwen")
+    assert "danger.breathing" not in denied[2] and denied[0] == "appointment_callback"
+    assert _read("mwen resevwa yon fakti pou san swasant dola, asirans mwen te di pa gen anyen pou peye")[0] == (
+        "billing_inquiry"
+    )
+    assert _read("mwen bezwen yon lèt pou travay mwen pou di mwen te malad semèn pase")[0] == "records_request"
+
+
+def test_a_missed_dialysis_is_urgent() -> None:
+    missed = _read("I missed my dialysis Saturday, the van never came, my legs are swollen and I gained six pounds")
+    assert missed[:2] == ("clinical_urgent", "urgent") and "danger.missed_dialysis" in missed[2]

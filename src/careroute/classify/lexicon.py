@@ -17,6 +17,7 @@ LEXICON_FILES: tuple[str, ...] = (
     "context",
     "noise",
     "spanish",
+    "creole",
     "labs",
     "prior_auth",
     "medications",

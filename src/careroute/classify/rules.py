@@ -332,12 +332,26 @@ def lexicon_rules() -> ClassifierRules:
     return ClassifierRules(danger=danger, keywords=keywords, lexicon=rest)
 
 
+#: Lexicon files of phrasings in other languages, keyed by the ids of the English rules.
+LANGUAGE_FILES = ("spanish", "creole")
+
+
 @functools.cache
 def _curated() -> tuple[tuple[DangerRule, ...], tuple[KeywordRule, ...], Mapping[str, Any]]:
     lex = load_lexicon()
-    spanish = lex["spanish"]
-    danger_es: Mapping[str, list[str]] = spanish.get("danger", {})
-    requests_es: Mapping[str, list[str]] = spanish.get("requests", {})
+    # Other languages' phrasings join the rules of the same id: Spanish, and Haitian Creole.
+    languages = {name: lex[name] for name in LANGUAGE_FILES}
+    danger_es: dict[str, list[str]] = {}
+    requests_es: dict[str, list[str]] = {}
+    for name, language in languages.items():
+        for rule_id, phrases in (language.get("danger") or {}).items():
+            danger_es.setdefault(rule_id, []).extend(phrases)
+        for rule_id, phrases in (language.get("requests") or {}).items():
+            requests_es.setdefault(rule_id, []).extend(phrases)
+        for rule_id in list(language.get("danger") or {}) + list(language.get("requests") or {}):
+            known = {r["id"] for r in lex["danger"]["rules"]} | {r["id"] for r in lex["requests"]["rules"]}
+            if rule_id not in known:
+                raise RuntimeError(f"{name}.yaml names an unknown rule {rule_id!r}")
     danger = tuple(
         DangerRule(
             r["id"],
@@ -359,14 +373,13 @@ def _curated() -> tuple[tuple[DangerRule, ...], tuple[KeywordRule, ...], Mapping
             phrases += tuple(lex["medications"][r["lexicon"]])
         negatable, repeats = bool(r.get("negatable", True)), int(r.get("repeats", 2))
         keywords.append(KeywordRule(r["id"], r["tag"], float(r["weight"]), phrases, negatable, repeats))
-    for rule_id in list(danger_es) + list(requests_es):
-        if rule_id not in {r.id for r in danger} | {r.id for r in keywords}:
-            raise RuntimeError(f"spanish.yaml names an unknown rule {rule_id!r}")
     unknown_tags = {r.tag for r in keywords} - set(TAGS)
     if unknown_tags:
         raise RuntimeError(f"requests.yaml uses unknown tags {sorted(unknown_tags)}")
     context = dict(lex["context"])
-    context["triggers"] = list(context["triggers"]) + list(spanish.get("context", []))
+    context["triggers"] = list(context["triggers"]) + [
+        trigger for language in languages.values() for trigger in language.get("context") or []
+    ]
     rest = {
         "context": context,
         "noise": lex["noise"],
