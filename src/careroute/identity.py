@@ -720,7 +720,7 @@ _NOT_IN_POSSESSIVE_NAME = re.compile(r"[^a-z'\s-]")
 _SELF_CUE = Prefiltered(
     re.compile(
         rf"\b(?:this is|my name is|my name's|name's|it's|its|i am|i'm|im|habla|le habla|soy|me llamo"
-        rf"|mi nombre es)\s+{_NAME_TOKENS}"
+        rf"|mi nombre es)\s+(?:(?:uh|um|er|ah|eh|erm),?\s+)?{_NAME_TOKENS}"
     )
 )
 _GREETING_CUE = re.compile(  # anchored at the start: cheap as it is
