@@ -36,11 +36,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, base_items, free_port, machine
 
 from careroute.store.repository import Store
+from careroute.store.tables import events, notifications
 
 Latencies = dict[str, list[float]]
 
@@ -316,6 +318,27 @@ async def sustained(
     return run, rss, elapsed, cpu, start
 
 
+def timer_work(db: Path, start: float) -> dict[str, list[int]]:
+    """What the server's timers did in each minute of the sustained phase: escalations fired and alerts
+    queued (the starter pack's emergent claim target is 5 minutes, so from the fifth minute on every
+    unclaimed emergency escalates and alerts someone)."""
+    store = Store.from_url(f"sqlite:///{db}")
+    began = datetime.now(UTC) - timedelta(seconds=time.perf_counter() - start)
+    out: dict[str, list[int]] = {}
+    try:
+        with store.read() as conn:
+            for name, table in (("escalated", events), ("alerts queued", notifications)):
+                when = table.c.at if name == "escalated" else table.c.created_at
+                query = select(when)
+                if name == "escalated":
+                    query = query.where(table.c.kind == "escalated")
+                minutes = Counter(max(0, int((t - began).total_seconds() // 60)) for (t,) in conn.execute(query))
+                out[name] = [minutes[m] for m in range(max(minutes, default=-1) + 1)]
+    finally:
+        store.engine.dispose()
+    return out
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]  # nearest rank
@@ -365,6 +388,7 @@ def main() -> int:
         finally:
             server.stop()
         log = (tmp / "server.log").read_text(errors="replace").splitlines()
+        timers = timer_work(db, start)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -395,6 +419,8 @@ def main() -> int:
         "server RSS by minute (median): "
         + ", ".join(f"{statistics.median(v):.0f}" for _, v in sorted(by_minute.items()))
     )
+    for name, per_minute_count in timers.items():
+        print(f"{name} per minute of the sustained phase: {', '.join(map(str, per_minute_count)) or 'none'}")
     errors = sum(run.errors.values())
     print(f"errors: {errors}" + (f" {dict(run.errors)}" if errors else ""))
     noted = [line for line in log if "error" in line.lower() or "failed" in line.lower()]
