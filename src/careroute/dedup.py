@@ -183,19 +183,24 @@ _FORMS = _KindTable(
         (
             "work_note",
             r"work note|note for (?:work|my (?:job|employer|boss))|return to work|off work|hr needs"
-            r"|employer needs|for my employer|out of work|doctor'?s note",
+            r"|employer needs|for my employer|out of work|doctor'?s note"
+            r"|nota para el trabajo|carta para (?:el|mi) trabajo|let pou travay",
         ),
         ("jury", r"jury"),
-        ("immunization", r"immuni[sz]ation|vaccin\w* record|shot record|titer"),
+        (
+            "immunization",
+            r"immuni[sz]ation|vaccin\w* record|shot record|titer|(?:tarjeta|cartilla|carnet|record|registro) de vacun",
+        ),
         ("placard", r"placard|handicap|disabled parking|parking permit"),
         ("legal_records", r"attorney|law firm|subpoena|\besq\b|paralegal|litigation|\blegal\b|\blaw\b"),
         (
             "records_copy",
             r"medical records|my records|copy of (?:my|the|her|his)|records transfer|transfer (?:of|my) "
-            r"records|send (?:my|her|his) records|release of information|visit notes|office notes",
+            r"records|send (?:my|her|his) records|release of information|visit notes|office notes"
+            r"|copias? de (?:mis|los|las|su|sus|mi)|mis records|expediente|historial medico|dosye",
         ),
         ("insurance_form", r"life insurance|insurance (?:form|exam)|physician statement"),
-        ("letter", r"\bletter\b"),
+        ("letter", r"\bletter\b|\bcarta\b|\blet\b"),
         ("daycare", r"daycare|day care|child ?care form|preschool"),
         ("home_health", r"home health|plan of care|\bdme\b|certificate of medical necessity"),
         ("travel", r"travel letter|\btsa\b|fit to fly"),

@@ -75,6 +75,9 @@ class CompiledRules:
     labs: Mapping[str, Any]
     prior_auth: Mapping[str, Any]
     channel_priors: Mapping[str, Mapping[str, float]]
+    #: Single-word medicine names (the lexicon's drug names and critical medicines): a number right after
+    #: one is its dose ("metformina de 1000", "lantus 40"), never a reading of sugar or pressure.
+    drug_words: frozenset[str] = frozenset()
 
 
 def _phrases(kind: str, index: int, phrases: Iterable[str]) -> Iterable[tuple[Payload, str]]:
@@ -158,4 +161,12 @@ def compile_rules(rules: ClassifierRules) -> CompiledRules:
         labs=lex["labs"],
         prior_auth=pa,
         channel_priors=lex.get("channel_priors", {}),
+        drug_words=frozenset(
+            fold(name)
+            for name in [
+                *(p for r in rules.keywords if r.id == "kw.refill.medicine_named" for p in r.phrases),
+                *(n for names in meds["critical"].values() for n in names),
+            ]
+            if str(name).isalpha()
+        ),
     )

@@ -225,6 +225,7 @@ def _measured(
     if not has_number and "infant_words" not in contexts:
         return []
     limits = compiled.numeric
+    drugs = compiled.drug_words
     out: list[DangerFinding] = []
 
     def add(rule_id: str, urgency: str, start: int, end: int, detail: str) -> None:
@@ -245,6 +246,10 @@ def _measured(
         value = number_value(word)
         if value is None:
             continue
+        if i and (
+            _is_drug(words[i - 1], drugs) or (i > 1 and words[i - 1] in ("de", "of") and _is_drug(words[i - 2], drugs))
+        ):
+            continue  # a dose: "metformina de 1000", "lantus 40"
         unit = words[i + 1] if i + 1 < n else ""
         if (
             10 <= value <= 500
@@ -373,6 +378,13 @@ def _pressure(
             add("danger.blood_pressure", "urgent", start, end, reading)
     elif systolic <= 80:
         add("danger.low_blood_pressure", "urgent", start, end, reading)
+
+
+def _is_drug(word: str, drugs: frozenset[str]) -> bool:
+    """A medicine's name, in English or in its Spanish form ("metformina", "glipizida", "losartán")."""
+    if word in drugs:
+        return True
+    return len(word) > 5 and word[-1] in "ao" and (word[:-1] in drugs or word[:-1] + "e" in drugs)
 
 
 def _infant(
