@@ -472,7 +472,7 @@ def find_medicines(folded: str) -> frozenset[str]:
     found.update(map(_MEDICINES.__getitem__, single & _SINGLE_WORD_MEDICINES))
     # Most words are nobody's typo, and once found out are skipped with one set difference.
     for w in single - _SINGLE_WORD_MEDICINES - _NOT_NEAR_MEDICINE:
-        if len(w) >= 6 and (generic := _near_medicine(w)):
+        if len(w) >= 6 and (generic := _near_medicine(w) or _spanish_form(w)):
             found.add(generic)
         elif len(_NOT_NEAR_MEDICINE) < _MAX_REMEMBERED:
             _NOT_NEAR_MEDICINE.add(w)
@@ -535,6 +535,14 @@ def _near_medicine(word: str) -> str | None:
             if score > best_score:
                 best, best_score = cand, score
     return _MEDICINES[best] if best else None
+
+
+def _spanish_form(word: str) -> str | None:
+    """A medicine named in its Spanish form: "levotiroxina", "metformina", "amlodipino", "losartán"."""
+    if len(word) < 7 or word[-1] not in "ao":
+        return None
+    stem = word[:-1]
+    return _MEDICINES.get(stem) or _MEDICINES.get(stem + "e") or _near_medicine(stem + "e") or _near_medicine(stem)
 
 
 def _references(folded: str) -> frozenset[str]:

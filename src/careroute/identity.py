@@ -558,7 +558,8 @@ def _normalise_dob(value: str | None) -> str | None:
 
 _DOB_CUE = re.compile(
     r"\b(?:d\.?\s?o\.?\s?b|date of birth|birth ?date|birthday(?:'s)?|born(?: on)?|b-?day"
-    r"|fecha de nacimiento|nacio(?: el)?|nacid[oa](?: el)?|nacimiento|cumpleanos)\b\s*(?:is|es|:|#)?\s*",
+    r"|fecha de nacimiento|naci(?: el)?|nacio(?: el)?|nacid[oa](?: el)?|nacimiento|cumpleanos|dat nesans)"
+    r"\b\s*(?:is|es|:|#)?\s*",
 )
 
 
@@ -730,7 +731,8 @@ _GREETING_CUE = re.compile(  # anchored at the start: cheap as it is
 _LABEL_CUE = Prefiltered(
     re.compile(
         r"(?:^|\n|\s{2,}|\(|;)\s*(?:patient name|patient|pt name|pt|name|employee|applicant|claimant|student"
-        r"|member|insured|client|child|resident|re|member name|beneficiary)\s*:\s*(?:our client\s+)?"
+        r"|member|insured|client|child|resident|re|member name|beneficiary)\s*:\s*"
+        r"(?:our client\s+|(?:employee|patient|member|claimant|resident|insured|pt)\s+)?"
         r"([a-z][a-z'.,\- ]{1,60}?)(?=\s{2,}|\s*\(|\s*;|\s*\n|\s*$|,?\s+(?:dob|d\.o\.b|date of birth|born"
         r"|mrn|phone|ph|age|sex|hospital|acct|account|id)\b)"
     )

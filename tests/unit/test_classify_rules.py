@@ -194,3 +194,28 @@ def test_haitian_creole_danger_signs_negations_and_requests() -> None:
 def test_a_missed_dialysis_is_urgent() -> None:
     missed = _read("I missed my dialysis Saturday, the van never came, my legs are swollen and I gained six pounds")
     assert missed[:2] == ("clinical_urgent", "urgent") and "danger.missed_dialysis" in missed[2]
+
+
+def test_spanish_stroke_signs_in_everyday_words() -> None:
+    stroke = _read(
+        "necesito mi amlodipino. desde hace una hora se me chueco la boca de un lado y la mano derecha no la "
+        "siento bien, mi hijo dice que estoy hablando raro"
+    )
+    assert stroke[:2] == ("clinical_urgent", "emergent") and "danger.stroke" in stroke[2]
+
+
+def test_a_number_after_a_medicines_name_is_its_dose_not_a_reading() -> None:
+    refill = _read("pastillas del azucar: necesito la metformina de 1000 y la glipizida, me quedan 4 pastillas")
+    assert refill[:2] == ("medication_refill", "routine")
+    sugar = _read("my sugar was 480 this morning and I feel dizzy")
+    assert "danger.glucose" in sugar[2]
+
+
+def test_a_household_sick_beside_a_heater_is_carbon_monoxide() -> None:
+    co = _read("we turned on the space heater last night and now all of us have a headache and my son is throwing up")
+    assert co[:2] == ("clinical_urgent", "emergent") and "danger.carbon_monoxide" in co[2]
+
+
+def test_a_month_and_year_before_a_sign_is_history() -> None:
+    past = _read("In March 2025 I had chest pain and they put a stent. Time for my yearly checkup, any Saturday?")
+    assert "danger.chest_pain" not in past[2] and past[0] == "appointment_callback"

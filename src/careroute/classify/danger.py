@@ -53,6 +53,8 @@ _INFANT_NOUNS = frozenset(
     }
 )
 _OVER = frozenset({"over", "sobre"})
+# "tiene seis semanas", "cumplio 5 semanas": Spanish says an age with a verb.
+_AGE_VERBS = frozenset({"tiene", "cumple", "cumplio", "cumplira"})
 # "my son 5 weeks ago", "two weeks later": a time, not an age.
 _NOT_AN_AGE = frozenset({"ago", "later", "before", "after", "since", "now", "from", "until", "of"})
 # A number followed by one of these is a dose, a count or a time, never a vital sign.
@@ -407,7 +409,7 @@ def _infant(
         after = words[i + 2] if i + 2 < n else ""
         # "3 weeks old", "my son 5 weeks", "my baby Lina is 7 weeks": an infant noun a few words before, in
         # the same sentence ("I am 34 weeks" is a pregnancy, and names no infant).
-        is_age = after in _AGE_MARKERS or (
+        is_age = (after in _AGE_MARKERS or (i > 0 and words[i - 1] in _AGE_VERBS and after not in _NOT_AN_AGE)) or (
             after not in _NOT_AN_AGE
             and any(words[j] in _INFANT_NOUNS and sentence[j] == sentence[i] for j in range(max(0, i - 4), i))
         )
