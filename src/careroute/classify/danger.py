@@ -172,7 +172,7 @@ def find_danger(
             f for f in findings if f.rule_id not in needed or len(present.get(f.rule_id, ())) >= needed[f.rule_id]
         ]
     # Signs that count only beside another fact of the message (a pregnancy, for pre-eclampsia's signs).
-    gated = {r.id: i for i, r in enumerate(rules.danger) if r.only_with}
+    gated = {r.id for r in rules.danger if r.only_with}
     if gated and any(f.rule_id in gated for f in findings):
         opened = {
             rules.danger[hit.payload[1]].id
@@ -409,10 +409,9 @@ def _infant(
         after = words[i + 2] if i + 2 < n else ""
         # "3 weeks old", "my son 5 weeks", "my baby Lina is 7 weeks": an infant noun a few words before, in
         # the same sentence ("I am 34 weeks" is a pregnancy, and names no infant).
-        is_age = (after in _AGE_MARKERS or (i > 0 and words[i - 1] in _AGE_VERBS and after not in _NOT_AN_AGE)) or (
-            after not in _NOT_AN_AGE
-            and any(words[j] in _INFANT_NOUNS and sentence[j] == sentence[i] for j in range(max(0, i - 4), i))
-        )
+        said_with_verb = i > 0 and words[i - 1] in _AGE_VERBS  # "tiene seis semanas"
+        infant_before = any(words[j] in _INFANT_NOUNS and sentence[j] == sentence[i] for j in range(max(0, i - 4), i))
+        is_age = after in _AGE_MARKERS or (after not in _NOT_AN_AGE and (said_with_verb or infant_before))
         if is_age and value * weeks <= limits["infant_max_weeks"]:
             return i
     return None

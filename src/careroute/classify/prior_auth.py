@@ -129,6 +129,8 @@ def _dates_in_text(read: ReadText, received: datetime) -> list[tuple[int, date]]
     return out
 
 
+# Weekday names a payer writes after a time of day ("close of business Thursday"); not "sat" or "sun",
+# which are ordinary words.
 _WEEKDAYS = {
     name: n
     for n, names in enumerate(
@@ -138,8 +140,8 @@ _WEEKDAYS = {
             ("wednesday", "wed", "miercoles"),
             ("thursday", "thu", "thur", "thurs", "jueves"),
             ("friday", "fri", "viernes"),
-            ("saturday", "sat", "sabado"),
-            ("sunday", "sun", "domingo"),
+            ("saturday", "sabado"),
+            ("sunday", "domingo"),
         )
     )
     for name in names
