@@ -18,6 +18,10 @@ class CliError(Exception):
     """A problem the user can fix; printed as one clear line, exit status 2."""
 
 
+#: Seconds an idle HTTP connection is kept open (see cmd_serve).
+KEEP_ALIVE_SECONDS = 20
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     overrides: dict[str, Any] = {}
@@ -190,6 +194,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         timeout_graceful_shutdown=5,
+        # An integration that reuses a kept-alive connection just as the server closes it sees its request
+        # fail unanswered (httpx: ReadError). Clients commonly drop idle connections after 5 seconds
+        # (httpx, Node), uvicorn's default too: the server keeps them longer, so the client closes first.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     return 0
 
