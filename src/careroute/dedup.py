@@ -200,7 +200,7 @@ _FORMS = _KindTable(
             r"|copias? de (?:mis|los|las|su|sus|mi)|mis records|expediente|historial medico|dosye",
         ),
         ("insurance_form", r"life insurance|insurance (?:form|exam)|physician statement"),
-        ("letter", r"\bletter\b|\bcarta\b|\blet\b"),
+        ("letter", r"\bletter\b|\bcarta\b|\blet pou\b"),  # English, Spanish, Haitian Creole
         ("daycare", r"daycare|day care|child ?care form|preschool"),
         ("home_health", r"home health|plan of care|\bdme\b|certificate of medical necessity"),
         ("travel", r"travel letter|\btsa\b|fit to fly"),

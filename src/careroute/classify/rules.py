@@ -341,17 +341,15 @@ def _curated() -> tuple[tuple[DangerRule, ...], tuple[KeywordRule, ...], Mapping
     lex = load_lexicon()
     # Other languages' phrasings join the rules of the same id: Spanish, and Haitian Creole.
     languages = {name: lex[name] for name in LANGUAGE_FILES}
-    danger_es: dict[str, list[str]] = {}
+    known = {r["id"] for r in lex["danger"]["rules"]} | {r["id"] for r in lex["requests"]["rules"]}
+    danger_es: dict[str, list[str]] = {}  # every language's phrasings, by the English rule's id
     requests_es: dict[str, list[str]] = {}
     for name, language in languages.items():
-        for rule_id, phrases in (language.get("danger") or {}).items():
-            danger_es.setdefault(rule_id, []).extend(phrases)
-        for rule_id, phrases in (language.get("requests") or {}).items():
-            requests_es.setdefault(rule_id, []).extend(phrases)
-        for rule_id in list(language.get("danger") or {}) + list(language.get("requests") or {}):
-            known = {r["id"] for r in lex["danger"]["rules"]} | {r["id"] for r in lex["requests"]["rules"]}
-            if rule_id not in known:
-                raise RuntimeError(f"{name}.yaml names an unknown rule {rule_id!r}")
+        for section, into in (("danger", danger_es), ("requests", requests_es)):
+            for rule_id, phrases in (language.get(section) or {}).items():
+                if rule_id not in known:
+                    raise RuntimeError(f"{name}.yaml names an unknown rule {rule_id!r}")
+                into.setdefault(rule_id, []).extend(phrases)
     danger = tuple(
         DangerRule(
             r["id"],
