@@ -678,7 +678,12 @@ def match_request(a: RequestFacts, b: RequestFacts) -> RequestMatch:
     kind = a.type
     if kind.startswith("lab_result"):
         # Results are not requests: two results are one only when they are one accession.
-        if a.accession and a.accession == b.accession:
+        # One accession may hold a panel: a potassium and a creatinine under it are two results.
+        if (
+            a.accession
+            and a.accession == b.accession
+            and not (a.lab_tests and b.lab_tests and a.lab_tests != b.lab_tests)
+        ):
             return RequestMatch(1.0, ("accession",))
         return RequestMatch(0.0, (), True)
     if kind == "prior_auth_pending":

@@ -219,3 +219,12 @@ def test_a_household_sick_beside_a_heater_is_carbon_monoxide() -> None:
 def test_a_month_and_year_before_a_sign_is_history() -> None:
     past = _read("In March 2025 I had chest pain and they put a stent. Time for my yearly checkup, any Saturday?")
     assert "danger.chest_pain" not in past[2] and past[0] == "appointment_callback"
+
+
+def test_heat_dehydration_in_spanish_and_an_infant_said_he_is_nine_weeks() -> None:
+    dry = _read("desde ayer con el calor tengo vomito y diarrea, no aguanto ni el agua y casi no orino")
+    assert dry[0] == "clinical_urgent" and "danger.dehydration" in dry[2]
+    baby = _read("my baby was born in december so he's like nine weeks, he got a fever a hundred point six")
+    assert baby[:2] == ("clinical_urgent", "emergent") and "danger.infant_fever" in baby[2]
+    pregnant = _read("she is 8 weeks pregnant and has had a fever of 100.6 since this morning")
+    assert "danger.infant_fever" not in pregnant[2]

@@ -55,8 +55,13 @@ _INFANT_NOUNS = frozenset(
 _OVER = frozenset({"over", "sobre"})
 # "tiene seis semanas", "cumplio 5 semanas": Spanish says an age with a verb.
 _AGE_VERBS = frozenset({"tiene", "cumple", "cumplio", "cumplira"})
+# "he is like nine weeks", "she is only 6 weeks": an infant said as he or she (a pregnancy is "I am").
+_AGE_SUBJECTS = frozenset({"he", "she", "baby", "bebe"})
+_AGE_FILLERS = frozenset({"like", "about", "almost", "only", "just", "barely"})
 # "my son 5 weeks ago", "two weeks later": a time, not an age.
-_NOT_AN_AGE = frozenset({"ago", "later", "before", "after", "since", "now", "from", "until", "of"})
+_NOT_AN_AGE = frozenset(
+    {"ago", "later", "before", "after", "since", "now", "from", "until", "of", "pregnant", "along", "embarazada"}
+)
 # A number followed by one of these is a dose, a count or a time, never a vital sign.
 _NOT_A_READING = frozenset(
     {
@@ -410,6 +415,11 @@ def _infant(
         # "3 weeks old", "my son 5 weeks", "my baby Lina is 7 weeks": an infant noun a few words before, in
         # the same sentence ("I am 34 weeks" is a pregnancy, and names no infant).
         said_with_verb = i > 0 and words[i - 1] in _AGE_VERBS  # "tiene seis semanas"
+        k = i - 1
+        while k >= 0 and words[k] in _AGE_FILLERS:
+            k -= 1
+        # "he is like nine weeks": he or she, "is", then the age
+        said_with_verb = said_with_verb or (k >= 1 and words[k] == "is" and words[k - 1] in _AGE_SUBJECTS)
         infant_before = any(words[j] in _INFANT_NOUNS and sentence[j] == sentence[i] for j in range(max(0, i - 4), i))
         is_age = after in _AGE_MARKERS or (after not in _NOT_AN_AGE and (said_with_verb or infant_before))
         if is_age and value * weeks <= limits["infant_max_weeks"]:
