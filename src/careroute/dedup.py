@@ -35,6 +35,7 @@ from careroute.identity import (
     match_patient,
     required_literals,
 )
+from careroute.medicine_names import english_forms
 from careroute.model import InboundItem, require_aware
 
 # --------------------------------------------------------------------------- lexicons
@@ -539,10 +540,9 @@ def _near_medicine(word: str) -> str | None:
 
 def _spanish_form(word: str) -> str | None:
     """A medicine named in its Spanish form: "levotiroxina", "metformina", "amlodipino", "losartán"."""
-    if len(word) < 7 or word[-1] not in "ao":
-        return None
-    stem = word[:-1]
-    return _MEDICINES.get(stem) or _MEDICINES.get(stem + "e") or _near_medicine(stem + "e") or _near_medicine(stem)
+    forms = english_forms(word)
+    exact = next((_MEDICINES[f] for f in forms if f in _MEDICINES), None)
+    return exact or next((g for f in reversed(forms) if (g := _near_medicine(f))), None)
 
 
 def _references(folded: str) -> frozenset[str]:

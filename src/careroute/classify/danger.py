@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from careroute.medicine_names import english_forms
+
 from .compiled import DANGER, ESCALATOR, GATE, NUMERIC_CONTEXT, NUMERIC_CONTEXTS, CompiledRules, Payload
 from .context import ContextIndex, Reading
 from .normalise import ReadText, number_value
@@ -389,9 +391,7 @@ def _pressure(
 
 def _is_drug(word: str, drugs: frozenset[str]) -> bool:
     """A medicine's name, in English or in its Spanish form ("metformina", "glipizida", "losartán")."""
-    if word in drugs:
-        return True
-    return len(word) > 5 and word[-1] in "ao" and (word[:-1] in drugs or word[:-1] + "e" in drugs)
+    return word in drugs or any(form in drugs for form in english_forms(word))
 
 
 def _infant(
