@@ -146,6 +146,8 @@ _MEDICINES, _MEDICINES_BY_LETTER, _CLASS_WORDS, _CLASSES = _load_medicines()
 _CLASS_PATTERN = Prefiltered(
     re.compile(r"\b(" + "|".join(sorted(map(re.escape, _CLASS_WORDS), key=len, reverse=True)) + r")\b")
 )
+_PILL_WORD = re.compile(r"\b(?:pills?|medicines?|meds)$")
+_PILL_AFTER = re.compile(r"\s+(?:pills?|medicines?|meds|medications?|tablets?|shots?)\b")
 _MAX_PHRASE = 4
 _PHRASE_STARTS = frozenset(p.split()[0] for p in _MEDICINES if " " in p)
 # single words that name a medicine by themselves (a generic is never empty, so `get(w) or ...` is a lookup)
@@ -196,8 +198,8 @@ _FORMS = _KindTable(
         ("legal_records", r"attorney|law firm|subpoena|\besq\b|paralegal|litigation|\blegal\b|\blaw\b"),
         (
             "records_copy",
-            r"medical records|my records|copy of (?:my|the|her|his)|records transfer|transfer (?:of|my) "
-            r"records|send (?:my|her|his) records|release of information|visit notes|office notes"
+            r"medical records|(?:my|her|his|their|our) (?:[a-z]+ ){0,2}records|copy of (?:my|the|her|his)"
+            r"|records transfer|transfer (?:of|my) records|release of information|visit notes|office notes"
             r"|copias? de (?:mis|los|las|su|sus|mi)|mis records|expediente|historial medico|dosye",
         ),
         ("insurance_form", r"life insurance|insurance (?:form|exam)|physician statement"),
@@ -610,7 +612,17 @@ def request_facts(item: InboundItem, type: str, *, folded: str | None = None) ->
     # Each type is compared on its own terms (see match_request): read only those.
     clinical = type in ("clinical_urgent", "clinical_question")
     appointment = type == "appointment_callback"
-    classes = {_CLASS_WORDS[m.group(1)] for m in _CLASS_PATTERN.finditer(folded)} if type == R_TYPE else set()
+    classes: set[str] = set()
+    if type == R_TYPE:
+        classes = {_CLASS_WORDS[m.group(1)] for m in _CLASS_PATTERN.finditer(folded)}
+    elif clinical:
+        # In a clinical message "blood pressure" is mostly a reading, not a medicine: only
+        # "her pressure pill", "the sugar medicine" name one.
+        classes = {
+            _CLASS_WORDS[m.group(1)]
+            for m in _CLASS_PATTERN.finditer(folded)
+            if _PILL_WORD.search(m.group(1)) or _PILL_AFTER.match(folded, m.end())
+        }
     for medicine in medicines:
         classes |= _CLASSES.get(medicine, frozenset())
     return RequestFacts(
@@ -756,10 +768,15 @@ def match_request(a: RequestFacts, b: RequestFacts) -> RequestMatch:
         return _match_appointment(a, b, text)
     if kind in ("clinical_urgent", "clinical_question"):
         shared_meds = a.medicines & b.medicines
+        shared_classes = a.medicine_classes & b.medicine_classes  # "metformin" and "her sugar pill"
         shared_topics = (a.topics & b.topics) - {"pain"}
-        terms = tuple(f"medicine:{m}" for m in sorted(shared_meds)) + tuple(f"topic:{t}" for t in sorted(shared_topics))
-        score = 0.3 * bool(shared_meds) + (0.0, 0.35, 0.45)[min(2, len(shared_topics))] + 0.5 * text
-        if not shared_meds and not shared_topics and (a.topics or a.medicines) and (b.topics or b.medicines):
+        terms = (
+            tuple(f"medicine:{m}" for m in sorted(shared_meds))
+            + tuple(f"medicine_class:{k}" for k in sorted(shared_classes) if not shared_meds)
+            + tuple(f"topic:{t}" for t in sorted(shared_topics))
+        )
+        score = 0.3 * bool(shared_meds or shared_classes) + (0.0, 0.35, 0.45)[min(2, len(shared_topics))] + 0.5 * text
+        if not terms and (a.topics or a.medicines) and (b.topics or b.medicines):
             score *= 0.5  # each names what it is about, and they name nothing in common
         return RequestMatch(round(min(1.0, 0.25 + score), 4), terms)
     # "other" (spam, wrong numbers) is never merged: nobody asked for anything.

@@ -993,6 +993,11 @@ def _text_name(
             if w in _NAME_STOP or not w.replace("-", "").isalpha():
                 break
             tail.insert(0, w)
+        # "this is lynette guidry russell guidry's wife": the caller's name runs into the
+        # patient's; a family name said twice marks where the patient's name begins.
+        repeat = [i for i, w in enumerate(tail[:-1]) if w == tail[-1]]
+        if repeat:
+            tail = tail[repeat[-1] + 1 :]
         if tail:
             mentions.append(_Mention(tuple(tail[-3:]), m.start(1), m.end(1), "possessive"))
     if mentions:

@@ -174,6 +174,8 @@ def test_it_marks_what_it_read_from_text() -> None:
             "schofield",
         ),
         ("hi this is linda, agnes pryor's daughter, her date of birth is one seven thirty eight", "agnes", "pryor"),
+        # the caller's family name is the patient's too: the repeat marks where the patient's name begins
+        ("hi this is carol weston dennis weston's wife his birthday is may second fifty one", "dennis", "weston"),
         (
             "hola habla rosa quintero eh mi fecha de nacimiento es doce de mayo de mil novecientos cincuenta y siete",
             "rosa",
