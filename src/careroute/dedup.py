@@ -192,7 +192,9 @@ _FORMS = _KindTable(
         ("jury", r"jury"),
         (
             "immunization",
-            r"immuni[sz]ation|vaccin\w* record|shot record|titer|(?:tarjeta|cartilla|carnet|record|registro) de vacun",
+            r"immuni[sz]ation|vaccin\w* (?:record|form|certificate)|shot record|titer"
+            r"|(?:form|certificate)\b[^.\n]{0,20}\b(?:vaccin\w*|shots)\b"
+            r"|(?:tarjeta|cartilla|carnet|record|registro) de vacun",
         ),
         ("placard", r"placard|handicap|disabled parking|parking permit"),
         ("legal_records", r"attorney|law firm|subpoena|\besq\b|paralegal|litigation|\blegal\b|\blaw\b"),

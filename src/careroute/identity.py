@@ -674,7 +674,7 @@ _PARTICLES = frozenset(
     {"mc", "mac", "st", "van", "von", "der", "den", "de", "del", "della", "di", "da", "la", "las", "los", "le", "du"}
 )
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "md", "do", "rn", "np", "pa", "fnp", "phd"})
-_HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr", "sr", "sra", "srta", "senor", "senora", "don", "dona"})
+_HONORIFICS = _words("mr mrs ms miss missus misses mister madam dr sr sra srta senor senora don dona")
 
 # Words that end a spoken name: a transcript has no capitals to show where a name stops.
 _NAME_STOP = _words(
@@ -706,7 +706,10 @@ _RELATIONS = (
 _NAME_TOKENS = r"((?:[a-z][a-z'-]*\.?)(?:\s+[a-z][a-z'-]*\.?){0,5})"
 # The cues have no literal prefix: each runs only on texts holding its literals (see `Prefiltered`).
 _RELATION_CUE = Prefiltered(
-    re.compile(rf"\b(?:my|mi|su|our|nuestra|nuestro)\s+(?:{_RELATIONS})\s*,?\s+(?:is\s+)?{_NAME_TOKENS}")
+    re.compile(
+        rf"\b(?:(?:my|mi|su|our|nuestra|nuestro)\s+(?:{_RELATIONS})\s*,?\s+(?:is\s+)?"
+        rf"|the\s+(?:{_RELATIONS})\s+of\s+){_NAME_TOKENS}"  # "my son bao", "the mother of chidera"
+    )
 )
 _PATIENT_CUE = Prefiltered(
     re.compile(
@@ -896,7 +899,7 @@ def _name_before(folded: str, pos: int) -> _Mention | None:
         if len(spelled) >= 3:
             # A spelled surname follows a mis-heard one ("ifeoma new so, n w o s u"): any words
             # back to the cue are the name, even ones that look like ordinary words.
-            if w in _HARD_STOP or w in {",", ".", ";", ":", "!", "?", "\n", "("}:
+            if w in _HARD_STOP or w in _HONORIFICS or w in {",", ".", ";", ":", "!", "?", "\n", "("}:
                 break
         elif w in {",", ".", ";", ":", "!", "?", "\n", "("} or w in _NAME_STOP or w in _HONORIFICS:
             break
@@ -922,6 +925,12 @@ def _strip_possessive(word: str) -> str:
 def _label_mentions(folded: str) -> list[_Mention]:
     out: list[_Mention] = []
     for m in _LABEL_CUE.finditer(folded):
+        label = folded[m.start() : m.start(1)].strip(" \t\n(;")
+        if label.startswith("re") and not label.startswith("resident"):
+            # "Re: Bao Pham  DOB 09/17/2021" names a patient; "Re: sleep study bill" is a reply's subject.
+            line_end = folded.find("\n", m.end(1))
+            if not _DOB_CUE.search(folded[m.end(1) : line_end if line_end >= 0 else len(folded)]):
+                continue
         raw = m.group(1).strip(" ,.-")
         if "," in raw:  # "LOPEZ, MARIA" / "PRUITT, HAROLD W": family name first
             family, _, given = raw.partition(",")

@@ -192,3 +192,65 @@ def test_new_danger_families_in_general_words(body: str, urgency: str) -> None:
 def test_round_6_request_words_in_general_form(body: str, expected: str) -> None:
     result = said(body)
     assert (result.type, result.urgency) == (expected, "routine"), result.reasons
+
+
+# Round 13 (method changes; sentences written for these tests, not taken from the round).
+@pytest.mark.parametrize(
+    ("body", "urgency"),
+    [
+        # exertional breathlessness is its own, urgent sign; at rest it is still trouble breathing
+        ("He gets short of breath walking up the steps to the porch and has to stop twice.", "urgent"),
+        ("My mom is short of breath sitting in her chair and can't finish a sentence.", "emergent"),
+        # a pressure reading said a clause away from the word, with symptoms
+        (
+            "I am having pressure again, I checked with the cuff after lunch and it says 212 over 118, "
+            "and I have pins and needles in my face",
+            "emergent",
+        ),
+        # indirect words for suicide, two of them together
+        ("I've been saving them up in my drawer. I'm not going to be around much after Sunday.", "emergent"),
+    ],
+)
+def test_round_13_danger_in_general_words(body: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == ("clinical_urgent", urgency), result.reasons
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "His concussion was Nov 30 and he has had no symptoms for three weeks. What are the steps for return to play?",
+        "What are the steps for return to practice after a concussion? She has been fine for a month.",
+        "She was admitted at the children's hospital since Friday for the pneumonia; I need FMLA papers for my job.",
+        "My son tested positive for flu, fever 101.2 that comes down with ibuprofen, peeing fine. "
+        "What should we watch for?",
+    ],
+)
+def test_round_13_a_sign_dated_treated_or_reassured_is_not_today(body: str) -> None:
+    # Only ConText is asserted: the learned urgency net may still raise such a message for a nurse.
+    result = said(body)
+    assert not any(r.startswith("danger.") for r in result.rule_ids), result.reasons
+
+
+def test_fever_with_a_urinary_symptom_is_still_a_risk() -> None:
+    result = said("I have a fever of 101.3 and it burns when I pee, plus my lower back aches.")
+    assert (result.type, result.urgency) == ("clinical_urgent", "urgent"), result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "any news on the adderall 10? cvs says they still have nothing received. out since monday",
+            "medication_refill",
+        ),
+        ("Can you send enough of the Vyvanse to get him through until his visit?", "medication_refill"),
+        (
+            "Home for winter break, can I get in for my flu shot and a sports physical? Any weekday works.",
+            "appointment_callback",
+        ),
+    ],
+)
+def test_round_13_request_words_in_general_form(body: str, expected: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (expected, "routine"), result.reasons

@@ -228,3 +228,36 @@ def test_heat_dehydration_in_spanish_and_an_infant_said_he_is_nine_weeks() -> No
     assert baby[:2] == ("clinical_urgent", "emergent") and "danger.infant_fever" in baby[2]
     pregnant = _read("she is 8 weeks pregnant and has had a fever of 100.6 since this morning")
     assert "danger.infant_fever" not in pregnant[2]
+
+
+def test_a_practice_sign_may_override_a_general_one_it_contains() -> None:
+    rules = ClassifierRules.from_mapping(
+        {
+            "danger": [
+                {
+                    "id": "danger.practice_heat_cramps",
+                    "urgency": "urgent",
+                    "says": "heat cramps after field work",
+                    "phrases": ["(cramps|cramping) ~3 (in the field|after work in the heat)"],
+                    "overrides": ["danger.severe_pain"],
+                }
+            ]
+        }
+    )
+    assert rules.overrides["danger.practice_heat_cramps"] == {"danger.severe_pain"}
+    with pytest.raises(RulesError, match=r"^classifier\.danger\[0\]\.overrides\[0\]"):
+        ClassifierRules.from_mapping(
+            {
+                "danger": [
+                    {"id": "danger.practice_x", "urgency": "urgent", "phrases": ["x y"], "overrides": ["danger.nope"]}
+                ]
+            }
+        )
+
+
+def test_exertional_breathlessness_replaces_trouble_breathing_only_inside_its_words() -> None:
+    walking = _read("I get short of breath going up one flight of stairs now, since last week.")
+    assert walking[:2] == ("clinical_urgent", "urgent")
+    assert "danger.breathing" not in walking[2] and "danger.breathing_exertional" in walking[2]
+    both = _read("Short of breath climbing the stairs, and tonight I can't catch my breath lying in bed.")
+    assert both[:2] == ("clinical_urgent", "emergent") and "danger.breathing" in both[2]

@@ -173,3 +173,70 @@ def test_out_of_a_critical_medicine_asked_as_a_question_is_still_an_urgent_refil
     result = classify(item, RULES)
     assert (result.type, result.urgency) == ("medication_refill", "urgent"), result.reasons
     assert any(r.startswith("retyped:") for r in result.reasons)
+
+
+def document(body: str, channel: str = "fax", subject: str = "") -> Classification:
+    item = InboundItem(channel, "doc-t", datetime.fromisoformat("2027-02-16T09:00:00-06:00"), body, subject=subject)
+    return classify(item, RULES)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # No flag on a faxed report: the critical-value table reads the result lines.
+        (
+            "REGIONAL MEDICAL CENTER OUTREACH LAB\nPatient: DOE, JANE   DOB 03/04/1950\nCollected: 02/15/2027 09:10\n"
+            "PT ........ 58.0 sec   (9.5 - 12.0)\nINR ....... 7.4        (0.9 - 1.1)",
+            ("lab_result_urgent", "urgent"),
+        ),
+        (
+            "County lab - result report\nTest: Potassium, serum    Collected: 02/15/2027\n"
+            "Result: 6.8 mmol/L  (3.5-5.1)",
+            ("lab_result_urgent", "urgent"),
+        ),
+        (
+            "OUTPATIENT LABORATORY REPORT\nSodium      139 mmol/L   (135 - 145)\nPotassium   4.4 mmol/L   (3.5 - 5.1)\n"
+            "Glucose     96 mg/dL     (70 - 99)\nHemoglobin A1c   6.9 %   (4.0 - 5.6)  H",
+            ("lab_result_routine", "routine"),
+        ),
+    ],
+)
+def test_a_lab_report_sent_as_text_is_read_line_by_line(body: str, expected: tuple[str, str]) -> None:
+    result = document(body)
+    assert (result.type, result.urgency) == expected, result.reasons
+    assert "lab.text_report" in result.rule_ids
+
+
+def test_numbers_in_a_referral_or_a_records_request_are_not_lab_lines() -> None:
+    referral = document(
+        "URGENT CARE REFERRAL FOR PRIMARY CARE FOLLOW-UP\nPatient: Roe, Sam  DOB: 01/02/1980\n"
+        "Seen 02/14/2027 for cough. Please see within 1-2 weeks. Visit note attached.",
+        subject="Referral",
+    )
+    assert "lab.text_report" not in referral.rule_ids
+    records = document("Please send all records 01/01/2026 to present. Respond within 10 days. Fax 1-877-555-0100.")
+    assert "lab.text_report" not in records.rule_ids
+
+
+@pytest.mark.parametrize(
+    ("body", "urgency"),
+    [
+        ("Denied. A peer-to-peer is scheduled for Friday 02/19/2027. No action is required today.", "routine"),
+        ("Denied. Records must be received no later than today, 5 pm, or the denial stands.", "urgent"),
+    ],
+)
+def test_a_negation_a_few_words_before_today_is_read_in_its_sentence(body: str, urgency: str) -> None:
+    result = pa("denied", body)
+    assert result.urgency == urgency, result.reasons
+
+
+def test_insulin_counted_in_a_few_units_is_out() -> None:
+    item = InboundItem(
+        "voicemail",
+        "vm-2",
+        datetime.fromisoformat("2027-02-16T08:40:00-06:00"),
+        "calling for my daughter, she is type one, her novolog pen is at her dad's house and she only has a "
+        "couple units left, can you send a new one to walgreens today",
+    )
+    result = classify(item, RULES)
+    assert (result.type, result.urgency) == ("medication_refill", "urgent"), result.reasons

@@ -201,6 +201,9 @@ def test_it_reads_form_kinds() -> None:
         an_item("f1", 0, "Certification of Health Care Provider (FMLA)", {}, "fax"), "records_request"
     )
     assert "fmla" in facts.forms
+    assert "immunization" in request_facts(
+        an_item("p1", 0, "The school needs the state form 3231 for his vaccines."), "records_request"
+    ).forms
     note = request_facts(an_item("v1", 0, "his school needs a note saying he can come back"), "records_request")
     form = request_facts(an_item("f2", 0, "AUTHORIZATION FOR MEDICATION ADMINISTRATION AT SCHOOL"), "records_request")
     assert note.forms.isdisjoint(form.forms)

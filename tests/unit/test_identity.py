@@ -203,6 +203,7 @@ def test_it_reads_the_patients_name_from_a_transcript(body: str, given: str, fam
         ("Patient: Ingrid M. Solberg   DOB: 02/14/1944", "ingrid", "solberg"),
         ("Employee: Lorenzo Pellegrini   DOB 01/09/1976", "lorenzo", "pellegrini"),
         ("Patient Name: DE LA CRUZ, JUAN CARLOS   DOB: 01/02/1950", "juan", "delacruz"),
+        ("TO: Family Medicine\nRe: Tomas Quill   DOB 05/06/2019\nPlease complete the enclosed form.", "tomas", "quill"),
     ],
 )
 def test_it_reads_the_patients_name_from_a_fax(body: str, given: str, family: str) -> None:
@@ -216,6 +217,27 @@ def test_it_takes_the_childs_name_from_a_parents_email() -> None:
     body = "Our claim for my daughter Ivy Voss's visit was denied. Ivy's DOB is 4/16/2014.\nRenata Voss"
     identity = extract_identity(an_item(body, "email", name="Renata Voss"))
     assert (identity.given, identity.dob) == ("ivy", "2014-04-16")
+
+
+def test_a_reply_subject_is_not_a_patient_label() -> None:
+    body = "Re: knee brace invoice - second try\nI wrote last week about the brace charge. DOB 07/08/1971.\nVera Lund"
+    identity = extract_identity(an_item(body, "email", name="Vera Lund"))
+    assert (identity.given, identity.family) == ("vera", ("lund",))
+
+
+@pytest.mark.parametrize(
+    ("body", "given"),
+    [
+        (
+            "good evening this is missus abena osei, the mother of kofi. kofi, date of birth june second "
+            "twenty fifteen",
+            "kofi",
+        ),
+        ("my name is mister kwame boateng b o a t e n g, my birth date is one two nineteen sixty", "kwame"),
+    ],
+)
+def test_titles_are_not_names_and_the_mother_of_names_the_patient(body: str, given: str) -> None:
+    assert extract_identity(an_item(body)).given == given
 
 
 def test_it_keeps_the_caller_id_name_as_weak_evidence_only() -> None:

@@ -22,7 +22,7 @@ from careroute.model import Classification, Evidence, InboundItem
 from .context import ContextIndex, Reading
 from .danger import DangerFinding, find_danger, without_ruled_out
 from .keywords import RequestScores, keyword_confidence, score_requests
-from .labs import is_lab, read_lab
+from .labs import is_lab, read_lab, read_report_lines
 from .normalise import ReadText
 from .prior_auth import is_prior_auth, read_prior_auth
 from .refills import out_of_critical_medicine
@@ -33,6 +33,11 @@ from .urgency_net import PATIENT_CHANNELS
 _DOCUMENT_CHANNELS = frozenset({"fax", "ehr"})
 _DOCUMENT_TAGS = frozenset({"referral_packet", "records_request", "lab_result_routine", "prior_auth_pending"})
 _DOCUMENT_MIN_SCORE = 1.5
+#: Channels a lab report arrives on as text (a hospital outreach lab's fax, a health department's e-mail).
+_REPORT_CHANNELS = frozenset({"fax", "ehr", "email"})
+#: What result lines read from such a text add to lab_result_routine: one line is as strong as
+#: a clear keyword, a panel more.
+_REPORT_WEIGHT, _REPORT_WEIGHT_PER_LINE, _REPORT_WEIGHT_MAX = 1.5, 0.25, 2.5
 #: Keywords at or above this confidence are not second-guessed by the learned model. Measured
 #: leave-one-set-out over the labelled sets: consulting it only where keywords would send the
 #: item to review helped fresh batches most and cost least where keywords already knew the answer.
@@ -95,6 +100,10 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
         )
 
     requests = score_requests(hits, rules, item.channel, context, compiled.channel_priors)
+    report = read_report_lines(item.text, compiled.labs) if item.channel in _REPORT_CHANNELS else []
+    if report:
+        weight = min(_REPORT_WEIGHT_MAX, _REPORT_WEIGHT + _REPORT_WEIGHT_PER_LINE * (len(report) - 1))
+        requests.scores["lab_result_routine"] = requests.scores.get("lab_result_routine", 0.0) + weight
     ranked = requests.ranked()
     top_tag, top = ranked[0] if ranked else ("other", 0.0)
     second = ranked[1][1] if len(ranked) > 1 else 0.0
@@ -129,6 +138,17 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
     tag, confidence, decided_by = _choose_request(read, learned_words, requests, top_tag, top, second, rules, reasons)
     urgency = "routine"
     rule_ids = decided_by
+    if tag == "lab_result_routine" and report:
+        rule_ids = ("lab.text_report", *rule_ids)
+        reasons.append(f"lab.text_report: {len(report)} result line(s) read from the report's text")
+        critical = [r.critical for r in report if r.critical]
+        if critical:
+            # The lab's own words carry no flag here: the critical-value table decides, as for the feed.
+            tag, urgency = "lab_result_urgent", "urgent"
+            rule_ids = (*dict.fromkeys(critical), *rule_ids)
+            reasons.extend(
+                f"{rule}: a value in the report is past the critical limit" for rule in dict.fromkeys(critical)
+            )
     for match in requests.matches:
         if match.tag == tag and match.rule_id in decided_by:
             evidence.append(

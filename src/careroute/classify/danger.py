@@ -150,6 +150,16 @@ def find_danger(
         rule = rules.danger[index]
         findings.append(DangerFinding(rule.id, rule.urgency, hit.start, hit.end, context.reading(hit.start, hit.end)))
     findings.extend(_measured(read, hits, context, compiled))
+    # A more exact sign replaces the general one inside its words (rules' `overrides`).
+    exact = [
+        (f.start, f.end, rules.overrides[f.rule_id])
+        for f in findings
+        if f.rule_id in rules.overrides and f.reading.counted
+    ]
+    if exact:
+        findings = [
+            f for f in findings if not any(f.rule_id in names and a <= f.start and f.end <= b for a, b, names in exact)
+        ]
     # "not breathing fast": a sign said as an absence ("not breathing") that is the start of a
     # longer, negated mention of the same sign ("breathing fast") is that negation, not a sign.
     negated_spans = [(f.rule_id, f.start, f.end) for f in findings if f.reading.category == "negated"]
@@ -279,7 +289,11 @@ def _measured(
             second = number_value(words[i + 2])
             # "A over B" is a blood pressure's own shape: the word that says so may stand a clause away
             # ("his pressure been running high all day, this evening it's 192 over 110").
-            if second is not None and _near(contexts, "pressure_words", i, 12, 1) is not None:
+            # Past a clause, only a pair shaped like a high or low pressure (systolic above diastolic by
+            # 20 or more) is read so: "I am having pressure ... it is 204 over 122".
+            shaped = second is not None and 40 <= second <= 200 and 80 <= value <= 300 and value - second >= 20
+            reach = 30 if shaped else 12
+            if second is not None and _near(contexts, "pressure_words", i, reach, 1) is not None:
                 _pressure(value, second, i, i + 3, limits, add, "pressure_symptom_words" in contexts)
                 continue
         # A number with a decimal point between 99 and 108 is a temperature in Fahrenheit almost whatever

@@ -160,3 +160,100 @@ def read_lab(
     if flag:
         return LabVerdict(False, f"lab.flag.{flag}", f"lab.flag.{flag}: not a panic flag, value not past a limit", 0.93)
     return LabVerdict(False, "lab.routine", "lab.routine: no flag and no value past a critical limit", 0.85)
+
+
+# ----------------------------------------------------------------------------- reports as text
+# A result faxed or e-mailed by a lab (a hospital outreach lab, a health department) has no
+# structured fields: each result is a line of a test name, a value and, most often, the
+# reference range. Reading those lines lets the critical-value table judge a faxed INR as it
+# judges one from the feed.
+
+#: "INR ........ 6.8   (0.8 - 1.2)", "Potassium: 6.4 mmol/L H", "Result: 2 mcg/dL"
+_RESULT_LINE = re.compile(
+    r"^\s*(?P<name>[a-z][a-z0-9,/()+^'-]*(?: [a-z0-9,/()+^'-]+){0,4}?)(?P<sep>\s*(?:\.{2,}|:)\s*|\s+)"
+    r"(?P<value>[<>]?\s?-?\d+(?:\.\d+)?)(?![\d/:.-])\s*(?P<units>[a-z%µμ*^0-9]+(?:/[a-z0-9]+)?)?",
+)
+#: a reference range right after the value: "(0.8 - 1.2)", "3.5-5.1", "ref 0.8-1.2", "(< 3.5)"
+_RANGE = re.compile(
+    r"^[^\n]{0,12}?(?:\(\s*|\s(?:ref\w*|normal|range)\W*)[<>]?\s*\d+(?:\.\d+)?\s*(?:(?:-|–|to)\s*\d+(?:\.\d+)?)?\s*\)?"
+    r"|^\s+\d+(?:\.\d+)?\s*(?:-|–)\s*\d+(?:\.\d+)?\b"
+)
+_REFERENCE = re.compile(r"^[^\n]{0,20}\b(?:reference|ref)\b")
+_FLAG_AFTER = re.compile(r"^\s+(?:hh|ll|h|l|high|low|critical|crit|abnormal|a)\b")
+_TEST_LABEL = re.compile(
+    r"^\s*(?:test|test name|analyte|component|procedure)\s*:\s*(?P<name>[^\n:]{2,60}?)\s*(?:\s{2,}|$)"
+)
+_RESULT_LABEL = re.compile(r"^\s*(?:result|value|results)\s*:\s*")
+#: Words a lab report says of itself; one result line needs one of them to be read as a report.
+_REPORT_WORDS = re.compile(
+    r"\b(?:lab|laboratory|collected|specimen|accession|result|results|reference|resulted|reported|ordering)\b"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedResult:
+    """One result line of a lab report written as text. Holds a result value (PHI): never logged."""
+
+    analyte: str | None  # the critical table's analyte, or None for a test the table does not know
+    value: float
+    units: str
+    critical: str | None  # the rule id when past a critical limit
+
+
+def read_report_lines(text: str, labs: Mapping[str, Any]) -> list[ReportedResult]:
+    """The result lines of a lab report written as text, or [] when the text is not one.
+
+    A line counts as a result when a test name and a value come with a reference range, a lab
+    flag or units the critical table knows for that test; a bare "Result:" line takes the
+    test name from a "Test:" line before it.
+    """
+    folded = fold(text)
+    if not _REPORT_WORDS.search(folded):
+        return []
+    source = labs["critical"]
+    out: list[ReportedResult] = []
+    test_name: str | None = None
+    for line in folded.splitlines():
+        if (label := _TEST_LABEL.match(line)) is not None:
+            test_name = label.group("name")
+            rest = line[label.end() :]
+            if (m := _RESULT_LABEL.search(rest)) is None:
+                continue
+            line = rest
+        if (m := _RESULT_LABEL.match(line)) is not None and test_name:
+            line = f"{test_name}: {line[m.end() :]}"
+        m = _RESULT_LINE.match(line)
+        if m is None:
+            continue
+        name = m.group("name").strip(" ,.-")
+        tail = line[m.end() :]
+        entry = _analyte(_words(name), source) if name else None
+        units = _units(m.group("units"))
+        known_units = entry is not None and any(
+            units in {_units(u) for u in lim["units"]} for lim in entry.get("limits", ())
+        )
+        ranged = bool(_RANGE.match(tail) or _REFERENCE.match(tail))
+        if entry is None and not (ranged and m.group("sep").strip()):
+            continue  # a test the table does not know is a result only as "NAME .... 71.4 sec (9.6 - 11.8)"
+        if not (ranged or _FLAG_AFTER.match(tail) or (known_units and units)):
+            continue
+        value = _value(m.group("value"))
+        if value is None:
+            continue
+        out.append(ReportedResult(entry["analyte"] if entry else None, value, units, _past_limit(entry, value, units)))
+    return out
+
+
+def _past_limit(entry: Mapping[str, Any] | None, value: float, units: str) -> str | None:
+    if entry is None:
+        return None
+    for limit in entry.get("limits", ()):
+        accepted = {_units(u) for u in limit["units"]}
+        if units in accepted or (not units and "" in accepted):
+            low, high = limit.get("low"), limit.get("high")
+            if low is not None and value <= float(low):
+                return f"lab.critical.{entry['analyte']}.low"
+            if high is not None and value >= float(high):
+                return f"lab.critical.{entry['analyte']}.high"
+            return None
+    return None

@@ -148,9 +148,21 @@ _WEEKDAYS = {
 }
 
 
-def _negated(words: Sequence[str], start: int) -> bool:
-    """A negation word just before the time: "not due today", "no action needed today"."""
-    return any(w in ("not", "no", "nothing", "never") for w in words[max(0, start - 3) : start])
+_NEGATIONS = frozenset({"not", "no", "nothing", "never"})
+#: "respond no later than today" is a due time: "no" there is not a negation.
+_NOT_NEGATING = frozenset({"later", "less", "more"})
+
+
+def _negated(words: Sequence[str], sentence: Sequence[int], start: int) -> bool:
+    """A negation a few words before the time, in its sentence: "not due today", "no action is required today"."""
+    for k in range(max(0, start - 5), start):
+        if (
+            words[k] in _NEGATIONS
+            and sentence[k] == sentence[start]
+            and (k + 1 >= start or words[k + 1] not in _NOT_NEGATING)
+        ):
+            return True
+    return False
 
 
 def read_prior_auth(
@@ -196,7 +208,7 @@ def read_prior_auth(
         if (
             kind == PA_TODAY
             and near_due_word(hit.start, hit.end)
-            and not _negated(words, hit.start)
+            and not _negated(words, sentence, hit.start)
             and not another_day(hit.end)
         ):
             rule = "pa.due_today.text"

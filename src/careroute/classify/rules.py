@@ -62,6 +62,10 @@ class DangerRule:
     #: a headache with flashing lights is a warning sign of pre-eclampsia only in a pregnancy, which the
     #: writer may name in another sentence ("I am 34 weeks. Since last night ...").
     only_with: tuple[str, ...] = ()
+    #: Signs this one is a more exact reading of: where it is found, a mention of one of these inside
+    #: its words is this sign, not that one ("short of breath going up the stairs" is exertional
+    #: breathlessness, urgent, not trouble breathing, emergent).
+    overrides: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,7 @@ class DangerRuleIn(_Strict):
     emergent_with: list[str] = Field(default_factory=list)
     resolved_urgent: bool = False
     only_with: list[str] = Field(default_factory=list)
+    overrides: list[str] = Field(default_factory=list)
 
 
 class ClassifierSection(_Strict):
@@ -162,9 +167,17 @@ class ClassifierRules:
     #: A pack's own threshold for the net; None keeps the net's shipped threshold.
     urgency_net_threshold: float | None = None
     _compiled: CompiledRules = field(init=False, repr=False)
+    _overrides: Mapping[str, frozenset[str]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         from .compiled import compile_rules
+
+        ids = {r.id for r in self.danger}
+        for i, rule in enumerate(self.danger):
+            for name in rule.overrides:
+                if name not in ids or name == rule.id:
+                    raise RulesError(f"classifier.danger[{i}].overrides: no other danger rule {name!r}")
+        object.__setattr__(self, "_overrides", {r.id: frozenset(r.overrides) for r in self.danger if r.overrides})
 
         try:
             compiled = compile_rules(self)
@@ -175,6 +188,11 @@ class ClassifierRules:
     @property
     def compiled(self) -> CompiledRules:
         return self._compiled
+
+    @property
+    def overrides(self) -> Mapping[str, frozenset[str]]:
+        """Danger rule id -> the general signs it replaces inside its own words."""
+        return self._overrides
 
     @classmethod
     def from_mapping(
@@ -219,6 +237,11 @@ class ClassifierRules:
         keywords = tuple(r for r in base.keywords if r.id not in section.disable) + tuple(
             KeywordRule(r.id, r.tag, r.weight, tuple(r.phrases), r.negatable) for r in section.keywords
         )
+        known = {r.id for r in base.danger} | {r.id for r in section.danger}
+        for i, r in enumerate(section.danger):
+            for j, name in enumerate(r.overrides):
+                if name not in known or name == r.id:
+                    raise RulesError(f"classifier.danger[{i}].overrides[{j}]: no other danger rule {name!r}")
         danger = base.danger + tuple(
             DangerRule(
                 r.id,
@@ -230,6 +253,7 @@ class ClassifierRules:
                 tuple(r.emergent_with),
                 r.resolved_urgent,
                 tuple(r.only_with),
+                tuple(r.overrides),
             )
             for r in section.danger
         )
@@ -286,6 +310,7 @@ class ClassifierRules:
                     list(r.emergent_with),
                     r.resolved_urgent,
                     *([list(r.only_with)] if r.only_with else []),  # packs without gates keep their hash
+                    *([["overrides", *r.overrides]] if r.overrides else []),
                 ]
                 for r in self.danger
             ],
@@ -361,6 +386,7 @@ def _curated() -> tuple[tuple[DangerRule, ...], tuple[KeywordRule, ...], Mapping
             tuple(r.get("emergent_with", ())),
             bool(r.get("resolved_urgent", False)),
             tuple(r.get("only_with", ())),
+            tuple(r.get("overrides", ())),
         )
         for r in lex["danger"]["rules"]
     ) + tuple(DangerRule(r["id"], r["urgency"], (), r.get("says", "")) for r in lex["danger"].get("measured", ()))
