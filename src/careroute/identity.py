@@ -559,7 +559,8 @@ def _normalise_dob(value: str | None) -> str | None:
 _DOB_CUE = re.compile(
     r"\b(?:d\.?\s?o\.?\s?b|date of birth|birth ?date|birthday(?:'s)?|born(?: on)?|b-?day"
     r"|fecha de nacimiento|naci(?: el)?|nacio(?: el)?|nacid[oa](?: el)?|nacimiento|cumpleanos|dat nesans)"
-    r"\b\s*(?:is|es|:|#)?\s*",
+    # "la fecha de nacimiento de ella es ...", "her date of birth is ...": whose it is may come between
+    r"\b\s*(?:(?:de|del)\s+(?:ella|el|mi\s+\w+|su\s+\w+|la\s+nina|el\s+nino)\s+)?(?:is|es|:|#)?\s*",
 )
 
 
@@ -708,7 +709,8 @@ _NAME_TOKENS = r"((?:[a-z][a-z'-]*\.?)(?:\s+[a-z][a-z'-]*\.?){0,5})"
 _RELATION_CUE = Prefiltered(
     re.compile(
         rf"\b(?:(?:my|mi|su|our|nuestra|nuestro)\s+(?:{_RELATIONS})\s*,?\s+(?:is\s+)?"
-        rf"|the\s+(?:{_RELATIONS})\s+of\s+){_NAME_TOKENS}"  # "my son bao", "the mother of chidera"
+        rf"|the\s+(?:{_RELATIONS})\s+of\s+|(?:el|la|su)\s+(?:{_RELATIONS})\s+de\s+)"
+        rf"{_NAME_TOKENS}"  # "my son bao", "the mother of chidera", "el esposo de leticia"
     )
 )
 _PATIENT_CUE = Prefiltered(

@@ -254,3 +254,76 @@ def test_fever_with_a_urinary_symptom_is_still_a_risk() -> None:
 def test_round_13_request_words_in_general_form(body: str, expected: str) -> None:
     result = said(body)
     assert (result.type, result.urgency) == (expected, "routine"), result.reasons
+
+
+# Round 12 (method changes; sentences written for these tests, not taken from the round).
+@pytest.mark.parametrize(
+    ("body", "urgency"),
+    [
+        ("a rattlesnake bit my son on the ankle by the irrigation ditch, it's swelling", "emergent"),
+        ("la picó una víbora de cascabel en la mano cuando cortaba uva", "emergent"),
+        ("Mom's second toe has turned black at the tip and the foot is cold", "urgent"),
+        (
+            "When he carries feed up the hill he gets a tight chest, and it eases off after he sits a few minutes.",
+            "urgent",
+        ),
+        (
+            "Tight chest when I walk the dogs, it goes away when I stop, but today I was sweating "
+            "and it lasted longer.",
+            "emergent",
+        ),
+        ("Kind of a burning in my chest up into my jaw, probably heartburn, but I'm sweating buckets.", "emergent"),
+        ("home health visit: pt sitting up, SpO2 86% on room air, crackles both sides", "emergent"),
+    ],
+)
+def test_round_12_danger_in_general_words(body: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == ("clinical_urgent", urgency), result.reasons
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "His insulin pen sat in the truck, it was like 109 outside today. Is it still good?",
+        "ya son dos semanas con la tos y el moco verde, ¿necesito antibiótico?",
+        "Pharmacist here: the sig says 12 tablets at once, which would be an overdose if it is a typo. Please call.",
+        "Her meter says LO and the lab said high, so we are confused. Which one do we trust?",
+    ],
+)
+def test_round_12_weather_verbs_and_typos_are_not_signs(body: str) -> None:
+    result = said(body)
+    assert not any(r in result.rule_ids for r in ("danger.high_fever", "danger.infant_fever", "danger.overdose")), (
+        result.reasons
+    )
+    assert result.urgency != "emergent", result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "buenas tardes, quería preguntar si hay que hervir los biberones después de la fumigación",
+            "clinical_question",
+        ),
+        ("me llegó carta que me van a cortar el medi-cal, ¿cuánto me cobrarían la consulta?", "billing_inquiry"),
+        ("He needs a letter from his doctor for the commercial license renewal, with his last A1c.", "records_request"),
+        ("I asked yesterday if I can drink wine with the metronidazole, nobody answered.", "clinical_question"),
+        (
+            "Does she breathe in 5 times with the spacer or hold one breath? The box had no directions.",
+            "clinical_question",
+        ),
+        ("Thank you all for taking care of my father these last years. No need to reply.", "other"),
+        (
+            "he works nights, he can come only after four or on saturday for the follow up blood draw",
+            "appointment_callback",
+        ),
+        (
+            "COMPOUNDED TOPICALS - we bill the carrier directly, ship overnight. "
+            "To stop receiving faxes call 888-555-0100.",
+            "other",
+        ),
+    ],
+)
+def test_round_12_request_words_in_general_form(body: str, expected: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (expected, "routine"), result.reasons

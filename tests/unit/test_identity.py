@@ -240,6 +240,23 @@ def test_titles_are_not_names_and_the_mother_of_names_the_patient(body: str, giv
     assert extract_identity(an_item(body)).given == given
 
 
+@pytest.mark.parametrize(
+    ("body", "given", "dob"),
+    [
+        (
+            "buenas noches, habla marta ibarra, la mamá de joel ibarra, la fecha de nacimiento de él es "
+            "dos de junio del dos mil doce",
+            "joel",
+            "2012-06-02",
+        ),
+        ("sí, habla ramón ochoa, el esposo de lucía ochoa, ella es paciente de ustedes", "lucia", None),
+    ],
+)
+def test_spanish_relations_name_the_patient(body: str, given: str, dob: str | None) -> None:
+    identity = extract_identity(an_item(body))
+    assert (identity.given, identity.dob) == (given, dob)
+
+
 def test_it_keeps_the_caller_id_name_as_weak_evidence_only() -> None:
     named = extract_identity(an_item("hi it's roland", phone="7155550135", metadata={"caller_id_name": "HALE R"}))
     assert (named.caller_family, named.caller_initial) == ("hale", "r")

@@ -122,7 +122,9 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
         certain = [
             f
             for f in counted
-            if not f.reading.uncertain or rules.is_firm(f.rule_id) or (corroborated and not f.resolved)
+            if not f.reading.uncertain
+            or rules.is_firm(f.rule_id)
+            or ((corroborated or f.corroborated) and not f.resolved)
         ]
         urgency = "emergent" if any(f.urgency == "emergent" for f in certain) else "urgent"
         if urgency == "urgent" and any(f.urgency == "emergent" for f in counted):
@@ -310,6 +312,8 @@ def _danger_reason(read: ReadText, finding: DangerFinding, rules: ClassifierRule
         if reading.trigger:
             text += f" by {reading.trigger!r}"
         text += ", not counted"
+    elif reading.uncertain and finding.corroborated:
+        text += f"; with doubt ({reading.trigger!r}), not lowered: said with what makes it emergent"
     elif reading.uncertain:
         text += f"; with doubt ({reading.trigger!r}), counted as urgent"
     return text

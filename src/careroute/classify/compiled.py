@@ -49,6 +49,7 @@ NUMERIC_CONTEXTS: tuple[str, ...] = (
     "overdose_verbs",
     "pill_words",
     "respiratory_rate_words",
+    "ambient_words",
 )
 
 

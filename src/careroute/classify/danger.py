@@ -59,6 +59,8 @@ _OVER = frozenset({"over", "sobre"})
 _AGE_VERBS = frozenset({"tiene", "cumple", "cumplio", "cumplira"})
 # "he is like nine weeks", "she is only 6 weeks": an infant said as he or she (a pregnancy is "I am").
 _AGE_SUBJECTS = frozenset({"he", "she", "baby", "bebe"})
+# "my son 5 weeks", "our son is 6 weeks": the English noun comes after one of these.
+_SON_OWNERS = frozenset({"my", "our", "his", "her", "your", "their", "the", "a", "baby", "newborn", "little", "infant"})
 _AGE_FILLERS = frozenset({"like", "about", "almost", "only", "just", "barely"})
 # "my son 5 weeks ago", "two weeks later": a time, not an age.
 _NOT_AN_AGE = frozenset(
@@ -128,6 +130,8 @@ class DangerFinding:
     detail: str = ""  # a measured value, e.g. "temperature 103.5"
     #: Over now, but a sign whose passing does not make it safe: counted, with doubt.
     resolved: bool = False
+    #: Said with what makes it emergent (its rule's `emergent_with`): doubt does not lower it.
+    corroborated: bool = False
 
 
 def find_danger(
@@ -150,7 +154,8 @@ def find_danger(
         rule = rules.danger[index]
         findings.append(DangerFinding(rule.id, rule.urgency, hit.start, hit.end, context.reading(hit.start, hit.end)))
     findings.extend(_measured(read, hits, context, compiled))
-    # A more exact sign replaces the general one inside its words (rules' `overrides`).
+    # A more exact sign replaces the general one said inside its words (rules' `overrides`): "short of
+    # breath going up the stairs" is exertional, but "lips and fingertips are blue" stays breathing.
     exact = [
         (f.start, f.end, rules.overrides[f.rule_id])
         for f in findings
@@ -197,7 +202,9 @@ def find_danger(
             if hit.payload[0] == GATE and context.reading(hit.start, hit.end).counted
         }
         findings = [f for f in findings if f.rule_id not in gated or f.rule_id in opened]
-    # Urgent signs that come with what makes them emergent (hit his head, on warfarin, vomiting).
+    # Signs that come with what makes them emergent (hit his head, on warfarin, vomiting; chest pain
+    # with sweating): an urgent sign becomes emergent, and no sign so corroborated is lowered by doubt
+    # ("probably indigestion" said of jaw pain with a cold sweat is the classic denial).
     escalated: dict[str, str] = {}
     for hit in hits:
         kind, index = hit.payload
@@ -205,8 +212,8 @@ def find_danger(
             escalated.setdefault(rules.danger[index].id, read.quote(hit.start, hit.end))
     if escalated:
         findings = [
-            replace(f, urgency="emergent", detail=f"with {escalated[f.rule_id]!r}")
-            if f.rule_id in escalated and f.urgency == "urgent"
+            replace(f, urgency="emergent", detail=f"with {escalated[f.rule_id]!r}", corroborated=True)
+            if f.rule_id in escalated
             else f
             for f in findings
         ]
@@ -300,7 +307,11 @@ def _measured(
         # stands between it and the word that says so ("checked her temp in the bottom it say 100.9").
         reach = 8 if "." in word and 99 <= value <= 108 else 4
         temp = _near(contexts, "temperature_words", i, reach, 2)
-        if temp is not None and (95 <= value <= 110 or 35 <= value <= 43):
+        if (
+            temp is not None
+            and (95 <= value <= 108 or 35 <= value <= 43)
+            and _near(contexts, "ambient_words", i, 4, 4) is None
+        ):
             fahrenheit = value if value >= 95 else value * 9 / 5 + 32
             start = min(temp, i)
             if fahrenheit >= limits["fever_f"]:
@@ -434,11 +445,19 @@ def _infant(
             k -= 1
         # "he is like nine weeks": he or she, "is", then the age
         said_with_verb = said_with_verb or (k >= 1 and words[k] == "is" and words[k - 1] in _AGE_SUBJECTS)
-        infant_before = any(words[j] in _INFANT_NOUNS and sentence[j] == sentence[i] for j in range(max(0, i - 4), i))
+        infant_before = any(
+            words[j] in _INFANT_NOUNS and sentence[j] == sentence[i] and not _spanish_son(words, j)
+            for j in range(max(0, i - 4), i)
+        )
         is_age = after in _AGE_MARKERS or (after not in _NOT_AN_AGE and (said_with_verb or infant_before))
         if is_age and value * weeks <= limits["infant_max_weeks"]:
             return i
     return None
+
+
+def _spanish_son(words: Sequence[str], j: int) -> bool:
+    """ "ya son tres semanas con la tos" ("it has been three weeks"): Spanish "son" is a verb, not a son."""
+    return words[j] == "son" and (j == 0 or words[j - 1] not in _SON_OWNERS)
 
 
 def without_ruled_out(words: Sequence[str], findings: Sequence[DangerFinding]) -> tuple[str, ...]:
