@@ -542,7 +542,9 @@ def _written_date(text: str, ref_year: int) -> str | None:
     year, month, day = int(m.group(6)), int(m.group(4)), int(m.group(5))
     if year < 100:
         year = 2000 + year if 2000 + year <= ref_year else 1900 + year
-    if month > 12 >= day:  # 14/03/1961: a day-first date, as Spanish and most non-US forms write it
+    if month > 12 >= day or m.group(0).count(".") == 2:
+        # 14/03/1961 and 04.12.1987: day first, as Spanish, Ukrainian and most non-US forms write it
+        # (a date written with dots is European; a US writer uses slashes)
         month, day = day, month
     return _valid(year, month, day, ref_year)
 
@@ -704,6 +706,9 @@ _RELATIONS = (
     r"|grandma|grandpa|brother|sister|child|baby|niece|nephew|aunt|uncle|mother-in-law|father-in-law"
     r"|esposo|esposa|hijo|hija|mama|papa|madre|padre|abuela|abuelo|nieto|nieta|hermano|hermana|nino|nina"
 )
+_PUNCTUATION = frozenset({",", ".", ";", ":", "!", "?", "\n", "("})
+# "my father tesfaye ...", "our resident dorothy ruud, r u u d": who the person is, never their name.
+_PERSON_WORDS = frozenset(_RELATIONS.split("|")) | {"resident", "patient", "client", "member", "caregiver", "mister"}
 _NAME_TOKENS = r"((?:[a-z][a-z'-]*\.?)(?:\s+[a-z][a-z'-]*\.?){0,5})"
 # The cues have no literal prefix: each runs only on texts holding its literals (see `Prefiltered`).
 _RELATION_CUE = Prefiltered(
@@ -901,7 +906,7 @@ def _name_before(folded: str, pos: int) -> _Mention | None:
         if len(spelled) >= 3:
             # A spelled surname follows a mis-heard one ("ifeoma new so, n w o s u"): any words
             # back to the cue are the name, even ones that look like ordinary words.
-            if w in _HARD_STOP or w in _HONORIFICS or w in {",", ".", ";", ":", "!", "?", "\n", "("}:
+            if w in _HARD_STOP or w in _HONORIFICS or w in _PERSON_WORDS or w in _PUNCTUATION:
                 break
         elif w in {",", ".", ";", ":", "!", "?", "\n", "("} or w in _NAME_STOP or w in _HONORIFICS:
             break
@@ -915,7 +920,7 @@ def _name_before(folded: str, pos: int) -> _Mention | None:
         return None
     word = "".join(reversed(spelled))
     said: tuple[str, ...] = tuple(name)
-    if word:
+    if word and word not in name:  # "tesfaye woldemichael, t e s f a y e" spells a name already said
         said = (name[0], word) if name else (word,)
     return _Mention(said, pos - 1, pos, "dob")
 

@@ -327,3 +327,63 @@ def test_round_12_weather_verbs_and_typos_are_not_signs(body: str) -> None:
 def test_round_12_request_words_in_general_form(body: str, expected: str) -> None:
     result = said(body)
     assert (result.type, result.urgency) == (expected, "routine"), result.reasons
+
+
+# Round 14 (method changes; sentences written for these tests, not taken from the round).
+@pytest.mark.parametrize(
+    ("body", "urgency"),
+    [
+        # goodbyes and arrangements, no suicide word
+        ("I gave my passwords and my savings to my sister and everything is in order. I am at peace now.", "emergent"),
+        # a crushed digit, pale and cold with the feeling gone
+        ("Smashed my thumb in the car door an hour ago, it's pale and cold now and I can't feel the tip.", "emergent"),
+        # new angina told without the word "rest"
+        ("Walking up the hill to the bus my chest got heavy, I had to stop and it went away in a minute.", "urgent"),
+        # passive thoughts of death with no plan or intent: seen today, not paged
+        (
+            "Lately I think my family would be better off without me. I don't have a plan and I'm not going to "
+            "do anything, I just need to talk to someone.",
+            "urgent",
+        ),
+        # a plan is never lowered
+        ("I think they'd be better off without me. I have a plan to end it this weekend.", "emergent"),
+        # a Spanish fever that keeps coming back
+        ("Mi hija sigue con fiebre de 39 y tos, ¿le pueden dar cita hoy?", "urgent"),
+    ],
+)
+def test_round_14_danger_in_general_words(body: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == ("clinical_urgent", urgency), result.reasons
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "he's on suboxone and took his last film this morning, the pharmacy says there are no refills left",
+        "my mycophenolate, I only have the dose for tonight and the pharmacy needs a new prescription",
+    ],
+)
+def test_round_14_out_of_a_critical_medicine_in_other_words(body: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == ("medication_refill", "urgent"), result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "Could I get 15 minutes of your time? Our AI scribe is $79 per provider per month. Not interested? "
+            "Just reply no thanks.",
+            "other",
+        ),
+        ("Our church would like to host a health fair in March and set up a table for blood pressure checks.", "other"),
+        (
+            "He got a letter from his plan that the copay goes up next year, should he change plans at open "
+            "enrollment?",
+            "billing_inquiry",
+        ),
+    ],
+)
+def test_round_14_request_words_in_general_form(body: str, expected: str) -> None:
+    result = said(body, channel="email")
+    assert (result.type, result.urgency) == (expected, "routine"), result.reasons

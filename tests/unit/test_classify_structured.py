@@ -240,3 +240,21 @@ def test_insulin_counted_in_a_few_units_is_out() -> None:
     )
     result = classify(item, RULES)
     assert (result.type, result.urgency) == ("medication_refill", "urgent"), result.reasons
+
+
+def test_a_summary_with_several_results_on_a_line_is_a_lab_report() -> None:
+    result = document(
+        "KIDNEY CENTER - MONTHLY LABORATORY SUMMARY\nDrawn pre-dialysis 02/15/2027\n"
+        "Potassium 4.9 mmol/L | Phosphorus 5.8 mg/dL | Hemoglobin 10.9 g/dL | Albumin 3.6 g/dL",
+        subject="Monthly labs",
+    )
+    assert (result.type, result.urgency) == ("lab_result_routine", "routine"), result.reasons
+
+
+def test_a_creatinine_limit_does_not_apply_to_a_patient_on_dialysis() -> None:
+    on_dialysis = lab("Creatinine, serum", "8.4", "mg/dL", "H", body="NTE|Patient on maintenance hemodialysis.")
+    assert on_dialysis.urgency == "routine", on_dialysis.reasons
+    not_said = lab("Creatinine, serum", "8.4", "mg/dL", "H")
+    assert not_said.urgency == "urgent", not_said.reasons
+    potassium = lab("Potassium", "6.6", "mmol/L", "H", body="Patient on maintenance hemodialysis.")
+    assert potassium.urgency == "urgent", potassium.reasons

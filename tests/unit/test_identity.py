@@ -241,6 +241,28 @@ def test_titles_are_not_names_and_the_mother_of_names_the_patient(body: str, giv
 
 
 @pytest.mark.parametrize(
+    ("body", "given", "family"),
+    [
+        ("hi this is mulu calling for my father girma bekele, g i r m a, birthday june first fifty", "girma", "bekele"),
+        (
+            "calling about our resident agnes thorsen, t h o r s e n, date of birth may fifth forty one",
+            "agnes",
+            "thorsen",
+        ),
+    ],
+)
+def test_a_spelled_name_after_a_relation_or_a_role(body: str, given: str, family: str) -> None:
+    identity = extract_identity(an_item(body))
+    assert (identity.given, identity.family) == (given, (family,))
+
+
+def test_a_date_written_with_dots_is_day_first() -> None:
+    identity = extract_identity(an_item("Oksana Lysenko, born 04.12.1987", "email"))
+    assert identity.dob == "1987-12-04"
+    assert extract_identity(an_item("Dana Ruiz, DOB 04/12/1987", "email")).dob == "1987-04-12"
+
+
+@pytest.mark.parametrize(
     ("body", "given", "dob"),
     [
         (

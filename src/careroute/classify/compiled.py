@@ -34,6 +34,7 @@ LAB_CRITICAL_TEXT = "lab_critical_text"
 PA_TODAY = "pa_today"
 PA_GAP = "pa_gap"
 ESCALATOR = "escalator"
+LOWERER = "lowerer"
 GATE = "gate"
 
 NUMERIC_CONTEXTS: tuple[str, ...] = (
@@ -107,6 +108,7 @@ def compile_rules(rules: ClassifierRules) -> CompiledRules:
     for i, danger_rule in enumerate(rules.danger):
         raw.extend(_phrases(ESCALATOR, i, danger_rule.emergent_with))
         raw.extend(_phrases(GATE, i, danger_rule.only_with))
+        raw.extend(_phrases(LOWERER, i, danger_rule.urgent_with))
     for i, keyword_rule in enumerate(rules.keywords):
         raw.extend(_phrases(KEYWORD, i, keyword_rule.phrases))
     triggers: list[Trigger] = []

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from careroute.medicine_names import english_forms
 
-from .compiled import DANGER, ESCALATOR, GATE, NUMERIC_CONTEXT, NUMERIC_CONTEXTS, CompiledRules, Payload
+from .compiled import DANGER, ESCALATOR, GATE, LOWERER, NUMERIC_CONTEXT, NUMERIC_CONTEXTS, CompiledRules, Payload
 from .context import ContextIndex, Reading
 from .normalise import ReadText, number_value
 from .phrases import Hit
@@ -214,6 +214,19 @@ def find_danger(
         findings = [
             replace(f, urgency="emergent", detail=f"with {escalated[f.rule_id]!r}", corroborated=True)
             if f.rule_id in escalated
+            else f
+            for f in findings
+        ]
+    # Emergent signs said with what makes them urgent (passive thoughts of death, no plan, no intent).
+    lowered: dict[str, str] = {}
+    for hit in hits:
+        kind, index = hit.payload
+        if kind == LOWERER and context.reading(hit.start, hit.end).category not in ("other_person", "hypothetical"):
+            lowered.setdefault(rules.danger[index].id, read.quote(hit.start, hit.end))
+    if lowered:
+        findings = [
+            replace(f, urgency="urgent", detail=f"with {lowered[f.rule_id]!r}")
+            if f.rule_id in lowered and f.urgency == "emergent" and not f.corroborated
             else f
             for f in findings
         ]

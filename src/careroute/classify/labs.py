@@ -105,6 +105,11 @@ def _analyte(test_words: tuple[str, ...], source: Sequence[Mapping[str, Any]]) -
     return result
 
 
+def _limit_waived(entry: Mapping[str, Any], folded_text: str) -> bool:
+    """The report says why the limit does not apply ("on maintenance hemodialysis" for a creatinine)."""
+    return any(re.search(rf"\b{re.escape(fold(w))}\b", folded_text) for w in entry.get("not_when", ()))
+
+
 def read_lab(
     item: InboundItem, hits: Sequence[Hit[Payload]], context: ContextIndex, labs: Mapping[str, Any]
 ) -> LabVerdict:
@@ -137,6 +142,8 @@ def read_lab(
             )
 
     entry = _analyte(test_words, labs["critical"])
+    if entry is not None and _limit_waived(entry, fold(item.text)):
+        entry = None
     value = _value(value_text)
     if entry is not None and value is not None:
         units = _units(meta.get("units"))
@@ -213,7 +220,8 @@ def read_report_lines(text: str, labs: Mapping[str, Any]) -> list[ReportedResult
     source = labs["critical"]
     out: list[ReportedResult] = []
     test_name: str | None = None
-    for line in folded.splitlines():
+    # A summary may put several results on one line: "Potassium 5.3 mmol/L | Phosphorus 6.1 mg/dL".
+    for line in (part for row in folded.splitlines() for part in row.split("|")):
         if (label := _TEST_LABEL.match(line)) is not None:
             test_name = label.group("name")
             rest = line[label.end() :]
@@ -240,7 +248,9 @@ def read_report_lines(text: str, labs: Mapping[str, Any]) -> list[ReportedResult
         value = _value(m.group("value"))
         if value is None:
             continue
-        out.append(ReportedResult(entry["analyte"] if entry else None, value, units, _past_limit(entry, value, units)))
+        limit_entry = None if entry is None or _limit_waived(entry, folded) else entry
+        critical = _past_limit(limit_entry, value, units)
+        out.append(ReportedResult(entry["analyte"] if entry else None, value, units, critical))
     return out
 
 

@@ -10,7 +10,7 @@ from .context import ContextIndex
 from .normalise import ReadText
 from .phrases import Hit
 
-_REACH = 20  # words between "ran out" and the medicine's name
+_REACH = 30  # words between "ran out" and the medicine's name ("my suboxone ... two sentences on ... my last strip")
 
 
 @dataclass(frozen=True, slots=True)

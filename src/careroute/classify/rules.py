@@ -66,6 +66,10 @@ class DangerRule:
     #: its words is this sign, not that one ("short of breath going up the stairs" is exertional
     #: breathlessness, urgent, not trouble breathing, emergent).
     overrides: tuple[str, ...] = ()
+    #: Phrases that, present anywhere and said of the writer, make this emergent sign urgent: passive
+    #: thoughts of death "but I don't have a plan and would never act on it" are seen today, not paged.
+    #: A sign said with its `emergent_with` stays emergent.
+    urgent_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,7 @@ class DangerRuleIn(_Strict):
     resolved_urgent: bool = False
     only_with: list[str] = Field(default_factory=list)
     overrides: list[str] = Field(default_factory=list)
+    urgent_with: list[str] = Field(default_factory=list)
 
 
 class ClassifierSection(_Strict):
@@ -254,6 +259,7 @@ class ClassifierRules:
                 r.resolved_urgent,
                 tuple(r.only_with),
                 tuple(r.overrides),
+                tuple(r.urgent_with),
             )
             for r in section.danger
         )
@@ -311,6 +317,7 @@ class ClassifierRules:
                     r.resolved_urgent,
                     *([list(r.only_with)] if r.only_with else []),  # packs without gates keep their hash
                     *([["overrides", *r.overrides]] if r.overrides else []),
+                    *([["urgent_with", *r.urgent_with]] if r.urgent_with else []),
                 ]
                 for r in self.danger
             ],
@@ -387,6 +394,7 @@ def _curated() -> tuple[tuple[DangerRule, ...], tuple[KeywordRule, ...], Mapping
             bool(r.get("resolved_urgent", False)),
             tuple(r.get("only_with", ())),
             tuple(r.get("overrides", ())),
+            tuple(r.get("urgent_with", ())),
         )
         for r in lex["danger"]["rules"]
     ) + tuple(DangerRule(r["id"], r["urgency"], (), r.get("says", "")) for r in lex["danger"].get("measured", ()))
