@@ -2,7 +2,8 @@
 
 The browser is Debian's chromium driven by Playwright's Python API; Playwright's
 own browser download is never used. Browser tests are skipped, saying why,
-only when /usr/bin/chromium is absent (CI installs it). Screenshots of each
+only when /usr/bin/chromium is absent (CI installs it, and sets CAREROUTE_REQUIRE_CHROMIUM
+so that a missing browser fails there instead). Screenshots of each
 page go to $CAREROUTE_SCREENSHOTS (default var/screenshots/).
 """
 
@@ -66,6 +67,8 @@ HTMX = {"HX-Request": "true"}
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
+        if os.environ.get("CAREROUTE_REQUIRE_CHROMIUM"):
+            pytest.fail(f"{CHROMIUM} is required (CAREROUTE_REQUIRE_CHROMIUM) but absent: the browser tests cannot run")
         pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium package to run the browser tests")
     from playwright.sync_api import sync_playwright
 
