@@ -720,7 +720,8 @@ _RELATION_CUE = Prefiltered(
 )
 _PATIENT_CUE = Prefiltered(
     re.compile(
-        rf"\b(?:patient|paciente|prescription for|refill for|rx for|on behalf of)\s*:?\s+"
+        rf"\b(?:patient|paciente|prescription for|refill for|rx for|on behalf of|attendant for|aide for|caregiver for"
+        rf"|nurse for|care manager for|case manager for)\s*:?\s+"
         rf"(?:(?:patient|mr|mrs|ms)\.?\s+)?{_NAME_TOKENS}"
     )
 )

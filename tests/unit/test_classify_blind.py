@@ -387,3 +387,58 @@ def test_round_14_out_of_a_critical_medicine_in_other_words(body: str) -> None:
 def test_round_14_request_words_in_general_form(body: str, expected: str) -> None:
     result = said(body, channel="email")
     assert (result.type, result.urgency) == (expected, "routine"), result.reasons
+
+
+# Round 16 (method changes; sentences written for these tests, not taken from the round).
+@pytest.mark.parametrize(
+    ("body", "urgency"),
+    [
+        ("my daughter has sickle cell and tonight she feels very hot, the thermometer says 101.8", "emergent"),
+        ("he has asthma, using the albuterol every 3 hours since yesterday and says his chest feels tight",
+         "urgent"),
+        ("the aide says when she is lying flat she cannot breathe, so she sleeps in the recliner now", "urgent"),
+        ("school called, a boy in her class has measles and our baby brother is 9 months, not vaccinated yet",
+         "urgent"),
+        ("Climbing to the 3rd floor I get a pressure in the chest and must stop, it goes after a minute or two.",
+         "urgent"),
+    ],
+)
+def test_round_16_danger_in_general_words(body: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == ("clinical_urgent", urgency), result.reasons
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "I have sickle cell, do I need the yellow fever vaccine before my trip to Accra?",
+        "Please renew his naloxone spray, it is for opioid overdose rescue as required with the buprenorphine.",
+        "After Sunday (the ER said it was anaphylaxis, he is fine now) we need two EpiPen twin packs sent to CVS.",
+    ],
+)
+def test_round_16_names_and_past_diagnoses_are_not_signs(body: str) -> None:
+    result = said(body)
+    assert not any(r.startswith("danger.") for r in result.rule_ids), result.reasons
+
+
+def test_a_spanish_pressure_with_a_slight_headache_and_no_chest_pain_is_urgent() -> None:
+    result = said("la presión le salió 192 sobre 108, tiene un poco de dolor de cabeza, no tiene dolor de pecho")
+    assert (result.type, result.urgency) == ("clinical_urgent", "urgent"), result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Her sugar is 180 in the morning this week. Is it serious, or can it wait until her appointment?",
+         "clinical_question"),
+        ("mi check it again an it read one thirty two over eighty, is dat ok or mi fi tek di tablet different?",
+         "clinical_question"),
+        ("This is an automated message from your pharmacy. A prescription is ready for pickup. If you are not "
+         "Maria, please hang up.", "other"),
+        ("I want make appointment for physical for new job, they need PPD and a form. Which day have time?",
+         "appointment_callback"),
+    ],
+)
+def test_round_16_request_words_in_general_form(body: str, expected: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (expected, "routine"), result.reasons

@@ -258,3 +258,23 @@ def test_a_creatinine_limit_does_not_apply_to_a_patient_on_dialysis() -> None:
     assert not_said.urgency == "urgent", not_said.reasons
     potassium = lab("Potassium", "6.6", "mmol/L", "H", body="Patient on maintenance hemodialysis.")
     assert potassium.urgency == "urgent", potassium.reasons
+
+
+def test_a_denial_with_a_day_of_medicine_left_is_urgent() -> None:
+    result = pa(
+        "denied",
+        "Non-formulary for 2027. Pharmacy reports the member has 1 day of medication remaining. "
+        "An expedited exception may be requested.",
+        deadline="2027-03-10",
+    )
+    assert (result.type, result.urgency) == ("prior_auth_pending", "urgent"), result.reasons
+    assert "pa.due_today.gap" in result.rule_ids
+
+
+def test_an_imaging_report_with_a_referring_line_is_a_result() -> None:
+    result = document(
+        "DIAGNOSTIC IMAGING\nDXA BONE DENSITOMETRY REPORT\nReferring: Dr. Lee\nLumbar spine T-score -2.7\n"
+        "Impression: osteoporosis.",
+        subject="DXA report",
+    )
+    assert (result.type, result.urgency) == ("lab_result_routine", "routine"), result.reasons

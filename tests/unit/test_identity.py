@@ -256,6 +256,15 @@ def test_a_spelled_name_after_a_relation_or_a_role(body: str, given: str, family
     assert (identity.given, identity.family) == (given, (family,))
 
 
+def test_a_home_attendant_names_the_patient_she_works_for() -> None:
+    body = (
+        "hello this is vera, i am home attendant for lena kagan, k a g a n, she is eighty, birthday may first "
+        "forty six"
+    )
+    identity = extract_identity(an_item(body))
+    assert (identity.given, identity.family) == ("lena", ("kagan",))
+
+
 def test_a_date_written_with_dots_is_day_first() -> None:
     identity = extract_identity(an_item("Oksana Lysenko, born 04.12.1987", "email"))
     assert identity.dob == "1987-12-04"

@@ -33,6 +33,7 @@ NUMERIC_CONTEXT = "numeric_context"
 LAB_CRITICAL_TEXT = "lab_critical_text"
 PA_TODAY = "pa_today"
 PA_GAP = "pa_gap"
+PA_GAP_NOW = "pa_gap_now"
 ESCALATOR = "escalator"
 LOWERER = "lowerer"
 GATE = "gate"
@@ -138,6 +139,7 @@ def compile_rules(rules: ClassifierRules) -> CompiledRules:
     raw.extend(_phrases(LAB_CRITICAL_TEXT, 0, lex["labs"]["critical_text"]))
     raw.extend(_phrases(PA_TODAY, 0, pa["today_words"]))
     raw.extend(_phrases(PA_GAP, 0, pa["gap_words"]))
+    raw.extend(_phrases(PA_GAP_NOW, 0, pa.get("gap_now", ())))
 
     compiled = [(payload, compile_phrase(text, fold)) for payload, text in raw]
     known = {fold(w) for w in noise.get("known_words", ())}

@@ -114,6 +114,9 @@ _NOT_A_READING = frozenset(
     }
 )
 
+#: Context lists that name a symptom or a risk: they count only when said as present.
+_SAID_SYMPTOMS = frozenset({"pressure_symptom_words", "fever_risk_words"})
+
 #: add(rule_id, urgency, start, end, detail): records one measured danger sign.
 _Add = Callable[[str, str, int, int, str], None]
 
@@ -154,17 +157,6 @@ def find_danger(
         rule = rules.danger[index]
         findings.append(DangerFinding(rule.id, rule.urgency, hit.start, hit.end, context.reading(hit.start, hit.end)))
     findings.extend(_measured(read, hits, context, compiled))
-    # A more exact sign replaces the general one said inside its words (rules' `overrides`): "short of
-    # breath going up the stairs" is exertional, but "lips and fingertips are blue" stays breathing.
-    exact = [
-        (f.start, f.end, rules.overrides[f.rule_id])
-        for f in findings
-        if f.rule_id in rules.overrides and f.reading.counted
-    ]
-    if exact:
-        findings = [
-            f for f in findings if not any(f.rule_id in names and a <= f.start and f.end <= b for a, b, names in exact)
-        ]
     # "not breathing fast": a sign said as an absence ("not breathing") that is the start of a
     # longer, negated mention of the same sign ("breathing fast") is that negation, not a sign.
     negated_spans = [(f.rule_id, f.start, f.end) for f in findings if f.reading.category == "negated"]
@@ -202,6 +194,18 @@ def find_danger(
             if hit.payload[0] == GATE and context.reading(hit.start, hit.end).counted
         }
         findings = [f for f in findings if f.rule_id not in gated or f.rule_id in opened]
+    # After the gates, so that a closed gate's sign overrides nothing: a more exact sign replaces the
+    # general one said inside its words (rules' `overrides`). "Short of breath going up the stairs" is
+    # exertional, but "lips and fingertips are blue" stays trouble breathing.
+    exact = [
+        (f.start, f.end, rules.overrides[f.rule_id])
+        for f in findings
+        if f.rule_id in rules.overrides and f.reading.counted
+    ]
+    if exact:
+        findings = [
+            f for f in findings if not any(f.rule_id in names and a <= f.start and f.end <= b for a, b, names in exact)
+        ]
     # Signs that come with what makes them emergent (hit his head, on warfarin, vomiting; chest pain
     # with sweating): an urgent sign becomes emergent, and no sign so corroborated is lowered by doubt
     # ("probably indigestion" said of jaw pain with a cold sweat is the classic denial).
@@ -258,7 +262,11 @@ def _measured(
     for hit in hits:
         kind, index = hit.payload
         if kind == NUMERIC_CONTEXT:
-            contexts.setdefault(NUMERIC_CONTEXTS[index], []).append((hit.start, hit.end))
+            name = NUMERIC_CONTEXTS[index]
+            # A symptom or a risk said as absent ("no tiene dolor de pecho", "not confused") adds nothing.
+            if name in _SAID_SYMPTOMS and not context.reading(hit.start, hit.end).counted:
+                continue
+            contexts.setdefault(name, []).append((hit.start, hit.end))
     words, sentence = read.words, read.sentence
     has_number = any(w[:1].isdigit() for w in words)
     if not has_number and "infant_words" not in contexts:

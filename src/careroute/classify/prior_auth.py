@@ -13,7 +13,7 @@ from typing import Any
 
 from careroute.model import InboundItem
 
-from .compiled import PA_GAP, PA_TODAY, Payload
+from .compiled import PA_GAP, PA_GAP_NOW, PA_TODAY, Payload
 from .context import ContextIndex
 from .normalise import ReadText, fold
 from .phrases import Hit
@@ -217,6 +217,11 @@ def read_prior_auth(
         if day == today and near_due_word(i, i + 1):
             rule = "pa.due_today.date"
             return PriorAuthVerdict(True, status, rule, f"{rule}: a due date in the text is the day received")
+    for hit in hits:
+        if hit.payload[0] == PA_GAP_NOW and context.reading(hit.start, hit.end).category is None:
+            rule = "pa.due_today.gap"
+            quote = read.quote(hit.start, hit.end)
+            return PriorAuthVerdict(True, status, rule, f"{rule}: the patient is out within a day ({quote!r})")
     gap = any(hit.payload[0] == PA_GAP for hit in hits)
     reason = f"pa.status.{status}: nothing due on the day received"
     if gap:
