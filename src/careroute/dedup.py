@@ -914,6 +914,11 @@ class DuplicateMatch:
 
 
 _URGENCY_RANK = {"routine": 0, "urgent": 1, "emergent": 2}
+_CLINICAL_TYPES = frozenset({"clinical_urgent", "clinical_question"})
+#: Within this long, a sure patient match makes two clinical messages one episode more likely.
+_SAME_EPISODE = timedelta(hours=3)
+_SAME_EPISODE_PATIENT = 0.9
+_SAME_EPISODE_BONUS = 0.25
 _DEFAULT_CONFIG = DedupConfig()  # frozen: shared by every call that passes none
 
 
@@ -951,6 +956,17 @@ def find_duplicate(
         if patient.different or patient.score < cfg.patient_threshold:
             continue
         request = match_request(new.facts, cand.facts)
+        if (
+            not request.different
+            and new_type in _CLINICAL_TYPES
+            and patient.score >= _SAME_EPISODE_PATIENT
+            and new_at - cand.received_at <= _SAME_EPISODE
+        ):
+            # One patient, two clinical messages within hours (a wife calls, then he writes from the truck):
+            # one episode, told in different words.
+            request = RequestMatch(
+                round(min(1.0, request.score + _SAME_EPISODE_BONUS), 4), (*request.terms, "same_episode")
+            )
         if request.different or request.score < cfg.request_threshold:
             continue
         score = round((patient.score + request.score) / 2, 4)

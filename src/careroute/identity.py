@@ -742,7 +742,7 @@ _GREETING_CUE = re.compile(  # anchored at the start: cheap as it is
 _LABEL_CUE = Prefiltered(
     re.compile(
         r"(?:^|\n|\s{2,}|\(|;)\s*(?:patient name|patient|pt name|pt|name|employee|applicant|claimant|student"
-        r"|member|insured|client|child|resident|re|member name|beneficiary)\s*:\s*"
+        r"|member|insured|client|child|resident|re|member name|beneficiary|veteran|subscriber|enrollee|worker)\s*:\s*"
         r"(?:our client\s+|(?:employee|patient|member|claimant|resident|insured|pt)\s+)?"
         r"([a-z][a-z'.,\- ]{1,60}?)(?=\s{2,}|\s*\(|\s*;|\s*\n|\s*$|,?\s+(?:dob|d\.o\.b|date of birth|born"
         r"|mrn|phone|ph|age|sex|hospital|acct|account|id)\b)"
@@ -1155,6 +1155,9 @@ def family_compatible(a: Iterable[str], b: Iterable[str], loose: bool = False) -
     for x in a:
         for y in b:
             if x == y or phonetic(x) == phonetic(y) or fuzz.ratio(x, y) >= cutoff:
+                return True
+            # A transcript breaks a long name into words ("small can yon") and keeps its first piece.
+            if loose and min(len(x), len(y)) >= 4 and (x.startswith(y) or y.startswith(x)):
                 return True
     return False
 

@@ -394,13 +394,16 @@ def test_round_14_request_words_in_general_form(body: str, expected: str) -> Non
     ("body", "urgency"),
     [
         ("my daughter has sickle cell and tonight she feels very hot, the thermometer says 101.8", "emergent"),
-        ("he has asthma, using the albuterol every 3 hours since yesterday and says his chest feels tight",
-         "urgent"),
+        ("he has asthma, using the albuterol every 3 hours since yesterday and says his chest feels tight", "urgent"),
         ("the aide says when she is lying flat she cannot breathe, so she sleeps in the recliner now", "urgent"),
-        ("school called, a boy in her class has measles and our baby brother is 9 months, not vaccinated yet",
-         "urgent"),
-        ("Climbing to the 3rd floor I get a pressure in the chest and must stop, it goes after a minute or two.",
-         "urgent"),
+        (
+            "school called, a boy in her class has measles and our baby brother is 9 months, not vaccinated yet",
+            "urgent",
+        ),
+        (
+            "Climbing to the 3rd floor I get a pressure in the chest and must stop, it goes after a minute or two.",
+            "urgent",
+        ),
     ],
 )
 def test_round_16_danger_in_general_words(body: str, urgency: str) -> None:
@@ -429,16 +432,82 @@ def test_a_spanish_pressure_with_a_slight_headache_and_no_chest_pain_is_urgent()
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("Her sugar is 180 in the morning this week. Is it serious, or can it wait until her appointment?",
-         "clinical_question"),
-        ("mi check it again an it read one thirty two over eighty, is dat ok or mi fi tek di tablet different?",
-         "clinical_question"),
-        ("This is an automated message from your pharmacy. A prescription is ready for pickup. If you are not "
-         "Maria, please hang up.", "other"),
-        ("I want make appointment for physical for new job, they need PPD and a form. Which day have time?",
-         "appointment_callback"),
+        (
+            "Her sugar is 180 in the morning this week. Is it serious, or can it wait until her appointment?",
+            "clinical_question",
+        ),
+        (
+            "mi check it again an it read one thirty two over eighty, is dat ok or mi fi tek di tablet different?",
+            "clinical_question",
+        ),
+        (
+            "This is an automated message from your pharmacy. A prescription is ready for pickup. If you are not "
+            "Maria, please hang up.",
+            "other",
+        ),
+        (
+            "I want make appointment for physical for new job, they need PPD and a form. Which day have time?",
+            "appointment_callback",
+        ),
     ],
 )
 def test_round_16_request_words_in_general_form(body: str, expected: str) -> None:
     result = said(body)
     assert (result.type, result.urgency) == (expected, "routine"), result.reasons
+
+
+# Round 15 (method changes; sentences written for these tests, not taken from the round).
+@pytest.mark.parametrize(
+    ("body", "urgency"),
+    [
+        (
+            "he says his chest feels like somebody is standing on it and he is sweating and sick to his stomach",
+            "emergent",
+        ),
+        ("le picaron unas avispas, se le está hinchando la boca y dice que le cuesta tragar", "emergent"),
+        (
+            "She's been giving her things away to friends and wrote 'take care of my mom' online. Her dad's rifle is "
+            "in the closet.",
+            "emergent",
+        ),
+        (
+            "Splitting wood my chest gets tight and it runs up into my jaw after a while, then it goes away when I sit "
+            "down for a bit.",
+            "urgent",
+        ),
+    ],
+)
+def test_round_15_danger_in_general_words(body: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == ("clinical_urgent", urgency), result.reasons
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "The dog bite on my hand 4 weeks ago is healing well, no redness. Can I go back to the gym?",
+        "I was in the county hospital 3 days for the pneumonia last month; can I get my flu shot now?",
+    ],
+)
+def test_round_15_healed_and_treated_signs_are_not_today(body: str) -> None:
+    result = said(body)
+    assert not any(r.startswith("danger.") for r in result.rule_ids), result.reasons
+
+
+def test_a_wound_not_healing_is_not_read_as_healed() -> None:
+    result = said("The dog bite is not healing, there are red streaks going up my arm.")
+    assert result.type == "clinical_urgent", result.reasons
+
+
+def test_a_refill_for_a_clot_from_months_ago_is_an_urgent_refill() -> None:
+    result = said("Ran out of my Xarelto yesterday, it's for the clot in my leg from February. Leg is fine.")
+    assert (result.type, result.urgency) == ("medication_refill", "urgent"), result.reasons
+
+
+def test_a_public_health_advisory_is_not_a_patient() -> None:
+    result = said(
+        "HEALTH ADVISORY: clinicians should consider measles in patients with fever and rash; respiratory "
+        "distress may follow. Report suspected cases to the county. No reply is needed.",
+        channel="email",
+    )
+    assert (result.type, result.urgency) == ("other", "routine"), result.reasons

@@ -278,3 +278,13 @@ def test_an_imaging_report_with_a_referring_line_is_a_result() -> None:
         subject="DXA report",
     )
     assert (result.type, result.urgency) == ("lab_result_routine", "routine"), result.reasons
+
+
+def test_a_faxed_critical_value_notification_is_urgent() -> None:
+    result = document(
+        "REFERENCE LABORATORY - CRITICAL VALUE NOTIFICATION\nPatient: ROE, ANN  DOB 01/02/1941\n"
+        "Test: Prothrombin time / INR\nResult: INR 7.9   (therapeutic range on file 2.0-3.0)\n"
+        "Telephoned to clinic 09:16, read back by front desk.",
+        subject="CRITICAL VALUE NOTIFICATION",
+    )
+    assert (result.type, result.urgency) == ("lab_result_urgent", "urgent"), result.reasons

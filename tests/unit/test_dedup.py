@@ -201,9 +201,12 @@ def test_it_reads_form_kinds() -> None:
         an_item("f1", 0, "Certification of Health Care Provider (FMLA)", {}, "fax"), "records_request"
     )
     assert "fmla" in facts.forms
-    assert "immunization" in request_facts(
-        an_item("p1", 0, "The school needs the state form 3231 for his vaccines."), "records_request"
-    ).forms
+    assert (
+        "immunization"
+        in request_facts(
+            an_item("p1", 0, "The school needs the state form 3231 for his vaccines."), "records_request"
+        ).forms
+    )
     note = request_facts(an_item("v1", 0, "his school needs a note saying he can come back"), "records_request")
     form = request_facts(an_item("f2", 0, "AUTHORIZATION FOR MEDICATION ADMINISTRATION AT SCHOOL"), "records_request")
     assert note.forms.isdisjoint(form.forms)
@@ -244,3 +247,11 @@ def test_a_clinical_question_naming_a_medicine_by_its_kind_is_the_same_question(
     vm = an_item("v1", 5, "mom wants to know about her sugar pill the morning of the fasting test friday", ALICE)
     other = an_item("v2", 6, "and can she keep taking the cholesterol pill with grapefruit", ALICE)
     assert replay((portal, Q), (vm, Q), (other, Q)) == [None, "p1", None]
+
+
+def test_two_clinical_messages_from_one_patient_within_hours_are_one_episode() -> None:
+    U = "clinical_urgent"
+    wife = an_item("v1", 0, "his chest feels like something heavy on it and he is sweating", ALICE, "voicemail")
+    him = an_item("p1", 0.2, "Still tight as a drum and my left arm feels heavy. Should I drive in?", ALICE)
+    next_day = an_item("p2", 30, "Different thing: a rash on my leg since this morning.", ALICE)
+    assert replay((wife, U), (him, U), (next_day, U)) == [None, "v1", None]

@@ -258,11 +258,16 @@ def test_a_spelled_name_after_a_relation_or_a_role(body: str, given: str, family
 
 def test_a_home_attendant_names_the_patient_she_works_for() -> None:
     body = (
-        "hello this is vera, i am home attendant for lena kagan, k a g a n, she is eighty, birthday may first "
-        "forty six"
+        "hello this is vera, i am home attendant for lena kagan, k a g a n, she is eighty, birthday may first forty six"
     )
     identity = extract_identity(an_item(body))
     assert (identity.given, identity.family) == ("lena", ("kagan",))
+
+
+def test_a_transcript_that_breaks_a_long_surname_still_matches_the_chart() -> None:
+    said = extract_identity(an_item("calling for my grandma lena small can yon, birthday nine seventeen forty four"))
+    chart = extract_identity(an_item("hi", "portal", name="Lena Smallcanyon", dob="1944-09-17"))
+    assert match_patient(said, chart).score >= 0.6
 
 
 def test_a_date_written_with_dots_is_day_first() -> None:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from careroute.model import Classification, Evidence, InboundItem
 
+from .compiled import LAB_CRITICAL_TEXT
 from .context import ContextIndex, Reading
 from .danger import DangerFinding, find_danger, without_ruled_out
 from .keywords import RequestScores, keyword_confidence, score_requests
@@ -33,6 +34,8 @@ from .urgency_net import PATIENT_CHANNELS
 _DOCUMENT_CHANNELS = frozenset({"fax", "ehr"})
 _DOCUMENT_TAGS = frozenset({"referral_packet", "records_request", "lab_result_routine", "prior_auth_pending"})
 _DOCUMENT_MIN_SCORE = 1.5
+#: A public-health advisory names signs to look for in patients, on any channel (often e-mail).
+_ADVISORY_RULES = frozenset({"kw.other.advisory"})
 #: Channels a lab report arrives on as text (a hospital outreach lab's fax, a health department's e-mail).
 _REPORT_CHANNELS = frozenset({"fax", "ehr", "email"})
 #: What result lines read from such a text add to lab_result_routine: one line is as strong as
@@ -109,7 +112,10 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
     second = ranked[1][1] if len(ranked) > 1 else 0.0
 
     findings = find_danger(read, hits, context, rules)
-    if findings and item.channel in _DOCUMENT_CHANNELS and top_tag in _DOCUMENT_TAGS and top >= _DOCUMENT_MIN_SCORE:
+    advisory = any(m.rule_id in _ADVISORY_RULES and not m.negated for m in requests.matches)
+    if findings and (
+        advisory or (item.channel in _DOCUMENT_CHANNELS and top_tag in _DOCUMENT_TAGS and top >= _DOCUMENT_MIN_SCORE)
+    ):
         findings = [_as_document(f) for f in findings]
     counted = [f for f in findings if f.reading.counted]
     evidence = [_evidence(read, f.rule_id, f.start, f.end, f.reading) for f in findings]
@@ -140,6 +146,13 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
     tag, confidence, decided_by = _choose_request(read, learned_words, requests, top_tag, top, second, rules, reasons)
     urgency = "routine"
     rule_ids = decided_by
+    if tag == "lab_result_routine" and any(
+        h.payload[0] == LAB_CRITICAL_TEXT and context.reading(h.start, h.end).counted for h in hits
+    ):
+        # "CRITICAL VALUE NOTIFICATION ... telephoned, read back": the lab's words call it critical.
+        tag, urgency = "lab_result_urgent", "urgent"
+        rule_ids = ("lab.critical_text", *rule_ids)
+        reasons.append("lab.critical_text: the report calls a critical result")
     if tag == "lab_result_routine" and report:
         rule_ids = ("lab.text_report", *rule_ids)
         reasons.append(f"lab.text_report: {len(report)} result line(s) read from the report's text")
@@ -173,7 +186,7 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
         urgency = "urgent"
     possible_danger = tag == "clinical_urgent"
     net = rules.urgency_net
-    if net is not None and urgency == "routine" and item.channel in PATIENT_CHANNELS and learned_words:
+    if net is not None and urgency == "routine" and item.channel in PATIENT_CHANNELS and learned_words and not advisory:
         # Danger phrased in words no rule knows is the miss every blind round had; the net only
         # ever raises, so its cost is over-triage (a clinician looks), never a missed emergency.
         probability = net.probability(learned_words)

@@ -228,8 +228,12 @@ def read_report_lines(text: str, labs: Mapping[str, Any]) -> list[ReportedResult
             if (m := _RESULT_LABEL.search(rest)) is None:
                 continue
             line = rest
+        labelled = False  # the line says it is a result ("Result: ...")
         if (m := _RESULT_LABEL.match(line)) is not None and test_name:
-            line = f"{test_name}: {line[m.end() :]}"
+            rest = line[m.end() :]
+            # "Result: INR 8.2 (...)" names its test again; "Result: 2 mcg/dL" takes the Test: line's name
+            line = rest if rest[:1].isalpha() else f"{test_name}: {rest}"
+            labelled = True
         m = _RESULT_LINE.match(line)
         if m is None:
             continue
@@ -243,7 +247,7 @@ def read_report_lines(text: str, labs: Mapping[str, Any]) -> list[ReportedResult
         ranged = bool(_RANGE.match(tail) or _REFERENCE.match(tail))
         if entry is None and not (ranged and m.group("sep").strip()):
             continue  # a test the table does not know is a result only as "NAME .... 71.4 sec (9.6 - 11.8)"
-        if not (ranged or _FLAG_AFTER.match(tail) or (known_units and units)):
+        if not (ranged or labelled or _FLAG_AFTER.match(tail) or (known_units and units)):
             continue
         value = _value(m.group("value"))
         if value is None:
