@@ -263,6 +263,8 @@ _UNITS = {
     "eighth": 8, "ninth": 9,
     "cero": 0, "uno": 1, "una": 1, "un": 1, "primero": 1, "dos": 2, "tres": 3, "cuatro": 4,
     "cinco": 5, "seis": 6, "siete": 7, "ocho": 8, "nueve": 9,
+    # French ("sept" is left out: it is also September)
+    "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "huit": 8, "neuf": 9, "premier": 1,
 }  # fmt: skip
 _TEENS = {
     "ten": 10,
@@ -306,6 +308,13 @@ _TEENS = {
     "veintisiete": 27,
     "veintiocho": 28,
     "veintinueve": 29,
+    "dix": 10,
+    "onze": 11,
+    "douze": 12,
+    "treize": 13,
+    "quatorze": 14,
+    "quinze": 15,
+    "seize": 16,
 }  # fmt: skip  (Spanish 20-29 are one word, so they behave like teens: complete groups)
 _TENS = {
     "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60,
@@ -313,6 +322,7 @@ _TENS = {
     "twentieth": 20, "thirtieth": 30,
     "treinta": 30, "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "setenta": 70,
     "ochenta": 80, "noventa": 90,
+    "vingt": 20, "trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60,
 }  # fmt: skip
 _HUNDREDS = {
     "cien": 100, "ciento": 100, "doscientos": 200, "trescientos": 300, "cuatrocientos": 400,
@@ -327,6 +337,8 @@ _MONTHS = {
     "enero": 1, "febrero": 2, "marzo": 3, "abril": 4, "mayo": 5, "junio": 6, "julio": 7,
     "agosto": 8, "septiembre": 9, "setiembre": 9, "octubre": 10, "noviembre": 11,
     "diciembre": 12,
+    "janvier": 1, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6, "juillet": 7, "aout": 8,
+    "septembre": 9, "octobre": 10, "novembre": 11, "decembre": 12,
 }  # fmt: skip
 _DIGIT_WORDS = {
     k: v
@@ -560,7 +572,8 @@ def _normalise_dob(value: str | None) -> str | None:
 
 _DOB_CUE = re.compile(
     r"\b(?:d\.?\s?o\.?\s?b|date of birth|birth ?date|birthday(?:'s)?|born(?: on)?|b-?day"
-    r"|fecha de nacimiento|naci(?: el)?|nacio(?: el)?|nacid[oa](?: el)?|nacimiento|cumpleanos|dat nesans)"
+    r"|fecha de nacimiento|naci(?: el)?|nacio(?: el)?|nacid[oa](?: el)?|nacimiento|cumpleanos|dat nesans"
+    r"|date de naissance|nee? le)"
     # "la fecha de nacimiento de ella es ...", "her date of birth is ...": whose it is may come between
     r"\b\s*(?:(?:de|del)\s+(?:ella|el|mi\s+\w+|su\s+\w+|la\s+nina|el\s+nino)\s+)?(?:is|es|:|#)?\s*",
 )
@@ -699,7 +712,9 @@ _NAME_STOP = _words(
     daughter's son's wife's husband's mother's father's dos tres cuatro cinco seis siete ocho nueve
     anos ano esposo esposa hijo hija mama papa madre padre abuela abuelo nieto nieta hermano hermana
     sister brother grandmother grandfather grandma grandpa child baby kid granddaughter grandson
-    mother-in-law father-in-law niece nephew friend neighbor caregiver aunt uncle habla soy"""
+    mother-in-law father-in-law niece nephew friend neighbor caregiver aunt uncle habla soy
+    jai j'ai encore les des pour mon ma mes votre rappelez appel toute tout suis est et pis bonjour allo oui
+    merci madame monsieur c'est cest"""
 )
 _RELATIONS = (
     r"wife|husband|son|daughter|mother|mom|mum|father|dad|grandson|granddaughter|grandmother|grandfather"
@@ -732,12 +747,15 @@ _NOT_IN_POSSESSIVE_NAME = re.compile(r"[^a-z'\s-]")
 _SELF_CUE = Prefiltered(
     re.compile(
         rf"\b(?:this is|my name is|my name's|name's|it's|its|i am|i'm|im|habla|le habla|soy|me llamo"
-        rf"|mi nombre es)\s+(?:(?:uh|um|er|ah|eh|erm),?\s+)?{_NAME_TOKENS}"
+        rf"|mi nombre es|c'est|c est|je suis|je m'appelle|je m appelle|mon nom est)\s+"
+        rf"(?:(?:uh|um|er|ah|eh|erm|encore|again),?\s+)?{_NAME_TOKENS}"
     )
 )
-_GREETING_CUE = re.compile(  # anchored at the start: cheap as it is
-    rf"^\s*(?:hi|hello|hey|yes|good (?:morning|afternoon|evening)|hola|buenos dias|buenas tardes)"
-    rf"\s*,\s*{_NAME_TOKENS}\s*,"
+_GREETINGS = (
+    r"(?:hi|hello|hey|yes|yeah|good (?:morning|afternoon|evening)|hola|buenos dias|buenas tardes|allo|bonjour|oui)"
+)
+_GREETING_CUE = re.compile(  # anchored at the start: cheap as it is; "hi good morning, georgette plourde,"
+    rf"^\s*(?:{_GREETINGS}[\s,]+)*{_GREETINGS}\s*,\s*{_NAME_TOKENS}\s*,"
 )
 _LABEL_CUE = Prefiltered(
     re.compile(
@@ -869,6 +887,11 @@ _HARD_STOP = frozenset(
         "es",
         "on",
         "mi",
+        "c'est",
+        "cest",
+        "encore",
+        "suis",
+        "appelle",
     }
 )
 

@@ -511,3 +511,55 @@ def test_a_public_health_advisory_is_not_a_patient() -> None:
         channel="email",
     )
     assert (result.type, result.urgency) == ("other", "routine"), result.reasons
+
+
+# Round 17 (method changes; sentences written for these tests, not taken from the round).
+@pytest.mark.parametrize(
+    ("body", "urgency"),
+    [
+        ("allô c'est pour ma mère, elle a mal dans la poitrine pis ça descend dans le bras gauche", "emergent"),
+        ("mon mari parle tout mélangé depuis le déjeuner, les mots sortent pas", "emergent"),
+        (
+            "We've had the generator going in the basement since the storm. Now we all have bad headaches and "
+            "the baby threw up.",
+            "emergent",
+        ),
+        ("cut my hand on the band saw, blood soaking through the rag faster than I can wrap it", "emergent"),
+        ("she ate a cookie with nuts and her lips are getting big and she keeps coughing", "emergent"),
+    ],
+)
+def test_round_17_danger_in_general_words(body: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == ("clinical_urgent", urgency), result.reasons
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "I opened the statement and about had a heart attack right there. Why wasn't my physical covered?",
+        "How long can my insulin pens stay out of the fridge if the power goes out in the storm?",
+        "Found a tick after walking the dog, it was 45 degrees today and the snow is melting. Do I need doxy?",
+        "Je suis libre le mardi après 14 h pour le rendez-vous de ma fille.",
+        "He wants a new naloxone kit, he used his last one on a friend who overdosed at a party.",
+    ],
+)
+def test_round_17_figures_weather_and_other_people_are_not_signs(body: str) -> None:
+    result = said(body)
+    assert result.urgency == "routine", result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Bonjour, je voudrais prendre un rendez-vous pour mon fils, pour ses vaccins.", "appointment_callback"),
+        ("j'aurais besoin d'un renouvellement de mes pilules à la pharmacie", "medication_refill"),
+        ("Disregard my message about the inhaler, I found the spare one. All set.", "other"),
+        (
+            "got about two foot of snow in the dooryard, not gonna make it to my nine o'clock, we'll try next week",
+            "appointment_callback",
+        ),
+    ],
+)
+def test_round_17_request_words_in_general_form(body: str, expected: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (expected, "routine"), result.reasons

@@ -288,3 +288,19 @@ def test_a_faxed_critical_value_notification_is_urgent() -> None:
         subject="CRITICAL VALUE NOTIFICATION",
     )
     assert (result.type, result.urgency) == ("lab_result_urgent", "urgent"), result.reasons
+
+
+def test_an_expired_authorization_is_not_settled() -> None:
+    result = pa("expired", "Prior authorization EXPIRED. Submit renewal today to avoid interruption of therapy.")
+    assert (result.type, result.urgency) == ("prior_auth_pending", "urgent"), result.reasons
+
+
+def test_a_lab_policy_note_does_not_call_a_result_critical() -> None:
+    result = lab(
+        "Hemoglobin",
+        "13.6",
+        "g/dL",
+        "N",
+        body="NTE|CRITICAL VALUE POLICY: results meeting critical criteria are telephoned within 30 minutes.",
+    )
+    assert (result.type, result.urgency) == ("lab_result_routine", "routine"), result.reasons

@@ -270,6 +270,22 @@ def test_a_transcript_that_breaks_a_long_surname_still_matches_the_chart() -> No
     assert match_patient(said, chart).score >= 0.6
 
 
+@pytest.mark.parametrize(
+    ("body", "given", "family"),
+    [
+        ("allô, c'est encore gisèle paradis, p a r a d i s. j'ai appelé hier", "gisele", "paradis"),
+        ("hi good morning, georgette plourde, february seventeenth sixty two", "georgette", "plourde"),
+    ],
+)
+def test_french_self_cues_and_a_run_of_greetings(body: str, given: str, family: str) -> None:
+    identity = extract_identity(an_item(body))
+    assert (identity.given, identity.family) == (given, (family,))
+
+
+def test_a_french_date_of_birth() -> None:
+    assert extract_identity(an_item("née le 3 mai 2022", "portal")).dob == "2022-05-03"
+
+
 def test_a_date_written_with_dots_is_day_first() -> None:
     identity = extract_identity(an_item("Oksana Lysenko, born 04.12.1987", "email"))
     assert identity.dob == "1987-12-04"

@@ -18,6 +18,7 @@ LEXICON_FILES: tuple[str, ...] = (
     "noise",
     "spanish",
     "creole",
+    "french",
     "labs",
     "prior_auth",
     "medications",
