@@ -247,15 +247,15 @@ _CLINICAL_TOPICS = _KindTable(
     for kind, pattern in (
         (
             "chest_pain",
-            r"chest (?:pain|pian|pressure|tight|twinge|hurt|discomfort)|dolor de pecho|presion en el pecho"
-            r"|angina|heart attack",
+            r"chest (?:pain|pian|pressure|tight|twinge|hurt|discomfort|is squeezing|squeez)|dolor de pecho"
+            r"|presion en el pecho|angina|heart attack|poitrine|doule nan pwatrin",
         ),
         (
             "breathing",
-            r"breath|breathing|wheez|inhaler|albuterol|short of air|falta el aire|respirar|asthma"
+            r"breath|breathing|wheez|inhaler|albuterol|short of air|falta el aire|respirar|asthma|souffle|respirer"
             r"|oxygen|lips? (?:look |are |is )?(?:kinda )?blue",
         ),
-        ("fever", r"fever|temp(?:erature)?\b|fiebre|calentura|chills"),
+        ("fever", r"fever|temp(?:erature)?\b|fiebre|calentura|chills|fievre"),
         (
             "stroke",
             r"slur|droop|face (?:is )?drooping|weak(?:ness)? on (?:one|the left|the right)|numb|boca chueca"
@@ -349,16 +349,21 @@ _APPOINTMENT_ACTIONS = _KindTable(
 _WEEKDAYS = Prefiltered(
     re.compile(
         r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|lunes|martes|miercoles|jueves|viernes"
-        r"|sabado|domingo)s?\b"
+        r"|sabado|domingo|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)s?\b"
     )
 )
 _WEEKDAY_CANON = {
     "lunes": "monday", "martes": "tuesday", "miercoles": "wednesday", "jueves": "thursday", "viernes": "friday",
     "sabado": "saturday", "domingo": "sunday",
+    "lundi": "monday", "mardi": "tuesday", "mercredi": "wednesday", "jeudi": "thursday", "vendredi": "friday",
+    "samedi": "saturday", "dimanche": "sunday",
 }  # fmt: skip
-_PROVIDER = Prefiltered(re.compile(r"(?=\b(?:dr\.?|doctor|doctora|with|con)\s+([a-z][a-z'-]{2,}))"))
+_PROVIDER = Prefiltered(
+    re.compile(r"(?=\b(?:dr\.?|doctor|doctora|docteur|docteure|with|con|avec)\s+([a-z][a-z'-]{2,}))")
+)
 _NOT_PROVIDER = _words(
     "the my a an her his your our you me him them it this that someone somebody anyone whoever doctor dr doctora"
+    " docteur le la"
 )
 # `[a-z]++` (possessive): a run of letters followed by a space can never match by giving letters back,
 # so it is not allowed to try, at every word of the text; the matches are those of a plain `[a-z]+`.

@@ -601,6 +601,24 @@ def find_dob(folded: str, ref_year: int) -> tuple[str | None, int]:
     return None, first
 
 
+_DATE_START = re.compile(r"\d")
+
+
+def _date_after_name(folded: str, ref_year: int, seen: _CueMatches) -> str | None:
+    """A spoken date with a year said within a few words after the caller's name, else None."""
+    for pattern in (_SELF_CUE, _GREETING_CUE):
+        for m in seen.get(pattern, ()):
+            words = _cut_sentence([w for w in _WORD.findall(folded[m.end(1) : m.end(1) + 90]) if w != ","])
+            for skip in range(min(4, len(words))):
+                head = words[skip]
+                if head in _MONTHS or head in _UNITS or head in _TEENS or head in _TENS or _DATE_START.match(head):
+                    found = parse_spoken_date(words[skip:], ref_year)
+                    if found:
+                        return found
+                    break
+    return None
+
+
 def _cut_sentence(words: list[str]) -> list[str]:
     for i, w in enumerate(words):
         if w in {".", ";", "!", "?", "\n", ":"}:
@@ -1258,7 +1276,14 @@ def extract_identity(item: InboundItem, *, folded: str | None = None) -> Identit
     # A voicemail's "this is ..." names the caller, who is often the patient; in a letter or a
     # message it is the writer, so only a name tied to the patient counts there.
     seen: _CueMatches = {}  # the name cues' matches, for the said names below
-    said = _text_name(folded, dob_pos, allow_self=item.channel in ("voicemail", "phone"), seen=seen)
+    spoken = item.channel in ("voicemail", "phone")
+    said = _text_name(folded, dob_pos, allow_self=spoken, seen=seen)
+    if spoken and not dob and said and said[1] in ("self", "greeting"):
+        # "c'est bernadette pelletier, pelletier, le onze avril trente huit": a caller who gives a date
+        # right after her own name gives her date of birth, cue or not.
+        dob = _date_after_name(folded, ref_year, seen)
+        if dob:
+            from_text.add("dob")
     if said:
         s_given, s_family = name_parts(said[0])
         if not (given or family):

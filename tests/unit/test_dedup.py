@@ -255,3 +255,14 @@ def test_two_clinical_messages_from_one_patient_within_hours_are_one_episode() -
     him = an_item("p1", 0.2, "Still tight as a drum and my left arm feels heavy. Should I drive in?", ALICE)
     next_day = an_item("p2", 30, "Different thing: a rash on my leg since this morning.", ALICE)
     assert replay((wife, U), (him, U), (next_day, U)) == [None, "v1", None]
+
+
+def test_a_french_voicemail_and_an_english_one_about_the_same_chest_pain_match() -> None:
+    U = "clinical_urgent"
+    mother = an_item(
+        "v1", 0, "j'ai mal dans la poitrine pis j'ai de la misère à prendre mon souffle", ALICE, "voicemail"
+    )
+    daughter = an_item(
+        "v2", 5, "my mother says her chest is squeezing and she can't catch her breath", ALICE, "voicemail"
+    )
+    assert replay((mother, U), (daughter, U)) == [None, "v1"]

@@ -282,6 +282,16 @@ def test_french_self_cues_and_a_run_of_greetings(body: str, given: str, family: 
     assert (identity.given, identity.family) == (given, (family,))
 
 
+def test_a_date_said_right_after_the_callers_name_is_her_date_of_birth() -> None:
+    french = extract_identity(an_item("oui allô c'est yvette cyr, cyr, le douze mars quarante deux. j'ai mal"))
+    assert (french.given, french.dob) == ("yvette", "1942-03-12")
+    english = extract_identity(an_item("hi good morning, roland dube, june fourth fifty one. need my refill"))
+    assert english.dob == "1951-06-04"
+    # a date that is not right after the name is not taken for one
+    later = extract_identity(an_item("hi this is roland dube. my appointment is june fourth, can i move it"))
+    assert later.dob is None
+
+
 def test_a_french_date_of_birth() -> None:
     assert extract_identity(an_item("née le 3 mai 2022", "portal")).dob == "2022-05-03"
 
