@@ -1,7 +1,8 @@
 """classify(item, rules): one inbound item -> type, urgency, confidence and the reasons why.
 
 Order of reading, safest first:
-1. lab results and prior-authorisation updates are read from their structured fields;
+1. lab results and prior-authorisation updates are read from their structured fields; a lab report
+   that arrives as text (a fax, an e-mail) is read line by line against the same critical-value table;
 2. danger signs (with negation and context) decide the type whenever one counts: a refill that
    mentions chest pressure into the jaw is clinical_urgent;
 3. otherwise keyword rules choose the request; where they are weak (the item would go to review)
