@@ -741,7 +741,7 @@ _RELATIONS = (
 )
 _PUNCTUATION = frozenset({",", ".", ";", ":", "!", "?", "\n", "("})
 # "my father tesfaye ...", "our resident dorothy ruud, r u u d": who the person is, never their name.
-_PERSON_WORDS = frozenset(_RELATIONS.split("|")) | {"resident", "patient", "client", "member", "caregiver", "mister"}
+_PERSON_WORDS = frozenset(_RELATIONS.split("|")) | {"resident", "patient", "client", "member", "caregiver"}
 _NAME_TOKENS = r"((?:[a-z][a-z'-]*\.?)(?:\s+[a-z][a-z'-]*\.?){0,5})"
 # The cues have no literal prefix: each runs only on texts holding its literals (see `Prefiltered`).
 _RELATION_CUE = Prefiltered(

@@ -145,20 +145,10 @@ def read_lab(
     if entry is not None and _limit_waived(entry, fold(item.text)):
         entry = None
     value = _value(value_text)
-    if entry is not None and value is not None:
-        units = _units(meta.get("units"))
-        for limit in entry.get("limits", ()):
-            accepted = {_units(u) for u in limit["units"]}
-            if units in accepted or (not units and "" in accepted):
-                analyte = entry["analyte"]
-                low, high = limit.get("low"), limit.get("high")
-                if low is not None and value <= float(low):
-                    rule = f"lab.critical.{analyte}.low"
-                    return LabVerdict(True, rule, f"{rule}: {value:g} is at or below the critical limit {low}", 0.95)
-                if high is not None and value >= float(high):
-                    rule = f"lab.critical.{analyte}.high"
-                    return LabVerdict(True, rule, f"{rule}: {value:g} is at or above the critical limit {high}", 0.95)
-                break
+    if value is not None and (past := _past_limit(entry, value, _units(meta.get("units")))) is not None:
+        rule, limit = past
+        side = "below" if rule.endswith(".low") else "above"
+        return LabVerdict(True, rule, f"{rule}: {value:g} is at or {side} the critical limit {limit}", 0.95)
 
     for hit in hits:
         if hit.payload[0] == LAB_CRITICAL_TEXT and context.reading(hit.start, hit.end).counted:
@@ -253,12 +243,16 @@ def read_report_lines(text: str, labs: Mapping[str, Any]) -> list[ReportedResult
         if value is None:
             continue
         limit_entry = None if entry is None or _limit_waived(entry, folded) else entry
-        critical = _past_limit(limit_entry, value, units)
-        out.append(ReportedResult(entry["analyte"] if entry else None, value, units, critical))
+        past = _past_limit(limit_entry, value, units)
+        out.append(ReportedResult(entry["analyte"] if entry else None, value, units, past[0] if past else None))
     return out
 
 
-def _past_limit(entry: Mapping[str, Any] | None, value: float, units: str) -> str | None:
+def _past_limit(entry: Mapping[str, Any] | None, value: float, units: str) -> tuple[str, Any] | None:
+    """(rule id, the limit crossed) when `value` in `units` is at or past the entry's critical limit.
+
+    The first limit whose units match decides; a missing unit matches the limit that accepts "".
+    """
     if entry is None:
         return None
     for limit in entry.get("limits", ()):
@@ -266,8 +260,8 @@ def _past_limit(entry: Mapping[str, Any] | None, value: float, units: str) -> st
         if units in accepted or (not units and "" in accepted):
             low, high = limit.get("low"), limit.get("high")
             if low is not None and value <= float(low):
-                return f"lab.critical.{entry['analyte']}.low"
+                return f"lab.critical.{entry['analyte']}.low", low
             if high is not None and value >= float(high):
-                return f"lab.critical.{entry['analyte']}.high"
+                return f"lab.critical.{entry['analyte']}.high", high
             return None
     return None
