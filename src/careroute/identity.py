@@ -405,7 +405,10 @@ def _atoms(words: Sequence[str]) -> list[_Atom]:
     """Number atoms at the start of `words`, up to the first word that is not a number or a filler."""
     out: list[_Atom] = []
     for w in words:
-        if w in _UNITS:
+        if w == "sept" and out and out[-1].kind == "d" and out[-1].value >= 20:
+            # "vingt-sept décembre": after a French ten, "sept" is seven, not September
+            out.append(_Atom("u", 7))
+        elif w in _UNITS:
             out.append(_Atom("u", _UNITS[w]))
         elif w in _TEENS:
             out.append(_Atom("t", _TEENS[w]))
@@ -599,6 +602,42 @@ def find_dob(folded: str, ref_year: int) -> tuple[str | None, int]:
         if found:
             return found, m.start()
     return None, first
+
+
+_BIRTH_CUE = re.compile(r"\b(?:born(?: on)?|was born|nee? le|nacio(?: el)?|naci(?: el)?|nacid[oa](?: el)?)\b\s*")
+
+
+def age_in_weeks(item: InboundItem) -> float | None:
+    """How old the patient is in weeks when the item arrived: from the patient's date of birth, else
+    from a birth date said in the message. A birth date said without a year ("il est né le vingt
+    sept décembre", "she was born January 3rd") is the last such day before the item: parents say
+    a newborn's birthday that way, and nobody else's."""
+    received = item.received_at.date()
+    said = _normalise_dob(item.patient.dob) if item.patient.dob else None
+    folded = ""
+    if said is None:
+        folded = fold(item.text)
+        said, _ = find_dob(folded, received.year)
+    if said is None:
+        said = _birthday_without_year(folded, received)
+    if said is None:
+        return None
+    born = date.fromisoformat(said)
+    if born > received:
+        return None
+    return (received - born).days / 7
+
+
+def _birthday_without_year(folded: str, received: date) -> str | None:
+    for m in _BIRTH_CUE.finditer(folded):
+        words = _cut_sentence([w for w in _WORD.findall(folded[m.end() : m.end() + 60].replace("-", " ")) if w != ","])
+        for year in (received.year, received.year - 1):
+            # the day and month are the first few words; the year is what was left unsaid
+            for k in range(min(4, len(words)), 1, -1):
+                found = parse_spoken_date([*words[:k], str(year)], received.year)
+                if found and date.fromisoformat(found) <= received:
+                    return found
+    return None
 
 
 _DATE_START = re.compile(r"\d")

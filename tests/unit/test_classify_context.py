@@ -171,3 +171,47 @@ def test_any_text_classifies_without_error(body: str) -> None:
     text = body
     for e in result.evidence:
         assert 0 <= e.start <= e.end <= len(text)
+
+
+def test_french_numbers_are_read_as_values() -> None:
+    read = RULES.compiled.normaliser.read
+    assert read("trente-huit virgule quatre").joined() == "38.4"
+    assert read("trente huit point quatre").joined() == "38.4"
+    assert read("soixante-dix-sept").joined() == "77"
+    assert read("quatre-vingt-douze").joined() == "92"
+    assert read("dix-huit").joined() == "18"
+    assert read("vingt et un").joined() == "21"
+    # articles and September stay words
+    assert read("un mal de tete").joined() == "un mal de tete"
+    assert read("le 7 sept").joined() == "le 7 sept"
+
+
+def test_a_fever_in_a_patient_born_weeks_ago_is_an_infant_fever() -> None:
+    # the age is not said, but the birth date is (French, no year: a newborn's)
+    french = said(
+        "bonsoir, il est né le vingt sept décembre. le bébé a chaud, c'est trente huit point quatre",
+        channel="voicemail",
+    )
+    assert french.urgency == "emergent" and "danger.infant_fever" in french.rule_ids
+    english = said("she was born on january 3rd and her temp is 100.6 this morning")
+    assert english.urgency == "emergent" and "danger.infant_fever" in english.rule_ids
+    # the same fever in someone born decades ago is not
+    adult = said("born january 3rd 1990, my temp is 100.6 this morning")
+    assert "danger.infant_fever" not in adult.rule_ids
+
+
+def test_the_patients_date_of_birth_field_gives_the_age() -> None:
+    from careroute.model import Patient
+
+    def with_dob(dob: str) -> Classification:
+        item = InboundItem(
+            channel="portal",
+            external_id="t-2",
+            received_at=datetime.fromisoformat("2027-02-15T10:00:00-06:00"),
+            body="he feels warm and fussy, temp 100.5 under the arm",
+            patient=Patient(dob=dob),
+        )
+        return classify(item, RULES)
+
+    assert "danger.infant_fever" in with_dob("2027-01-20").rule_ids
+    assert "danger.infant_fever" not in with_dob("2020-01-20").rule_ids

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from careroute.identity import age_in_weeks
 from careroute.model import Classification, Evidence, InboundItem
 
 from .compiled import LAB_CRITICAL_TEXT
@@ -112,7 +113,7 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
     top_tag, top = ranked[0] if ranked else ("other", 0.0)
     second = ranked[1][1] if len(ranked) > 1 else 0.0
 
-    findings = find_danger(read, hits, context, rules)
+    findings = find_danger(read, hits, context, rules, age_weeks=lambda: age_in_weeks(item))
     advisory = any(m.rule_id in _ADVISORY_RULES and not m.negated for m in requests.matches)
     if findings and (
         advisory or (item.channel in _DOCUMENT_CHANNELS and top_tag in _DOCUMENT_TAGS and top >= _DOCUMENT_MIN_SCORE)

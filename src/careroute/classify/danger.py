@@ -142,7 +142,10 @@ def find_danger(
     hits: Sequence[Hit[Payload]],
     context: ContextIndex,
     rules: ClassifierRules,
+    age_weeks: Callable[[], float | None] | None = None,
 ) -> list[DangerFinding]:
+    """Every danger mention with its ConText reading. ``age_weeks`` gives the patient's age when
+    nothing in the words says it (asked only when a fever might be an infant's)."""
     compiled = rules.compiled
     findings: list[DangerFinding] = []
     seen: set[tuple[int, int, int]] = set()
@@ -156,7 +159,7 @@ def find_danger(
         seen.add(key)
         rule = rules.danger[index]
         findings.append(DangerFinding(rule.id, rule.urgency, hit.start, hit.end, context.reading(hit.start, hit.end)))
-    findings.extend(_measured(read, hits, context, compiled))
+    findings.extend(_measured(read, hits, context, compiled, age_weeks))
     # "not breathing fast": a sign said as an absence ("not breathing") that is the start of a
     # longer, negated mention of the same sign ("breathing fast") is that negation, not a sign.
     negated_spans = [(f.rule_id, f.start, f.end) for f in findings if f.reading.category == "negated"]
@@ -254,7 +257,11 @@ def _near(contexts: Mapping[str, list[tuple[int, int]]], name: str, i: int, befo
 
 
 def _measured(
-    read: ReadText, hits: Sequence[Hit[Payload]], context: ContextIndex, compiled: CompiledRules
+    read: ReadText,
+    hits: Sequence[Hit[Payload]],
+    context: ContextIndex,
+    compiled: CompiledRules,
+    age_weeks: Callable[[], float | None] | None = None,
 ) -> list[DangerFinding]:
     """Danger read from numbers: temperature, infant age, blood sugar, blood pressure, pain score,
     heart rate, oxygen. The number must sit next to words that say what it measures."""
@@ -269,7 +276,8 @@ def _measured(
             contexts.setdefault(name, []).append((hit.start, hit.end))
     words, sentence = read.words, read.sentence
     has_number = any(w[:1].isdigit() for w in words)
-    if not has_number and "infant_words" not in contexts:
+    might_be_infant = age_weeks is not None and "temperature_words" in contexts
+    if not has_number and "infant_words" not in contexts and not might_be_infant:
         return []
     limits = compiled.numeric
     drugs = compiled.drug_words
@@ -280,6 +288,14 @@ def _measured(
         out.append(DangerFinding(rule_id, urgency, lo, hi, context.reading(lo, hi), detail))
 
     infant = _infant(words, sentence, contexts, limits)
+    by_birth = ""
+    if infant is None and might_be_infant and age_weeks is not None:
+        # No age said, but the patient's date of birth (or one said in the message) is that of a young
+        # infant: a fever is read as an infant's wherever it is said.
+        weeks = age_weeks()
+        if weeks is not None and weeks <= limits["infant_max_weeks"]:
+            infant = contexts["temperature_words"][0][0]
+            by_birth = " (by date of birth)"
     fever_seen = False
     n = len(words)
     for i, word in enumerate(words):
@@ -339,7 +355,7 @@ def _measured(
                 fever_seen = True
                 detail = f"temperature {word}"
                 if infant is not None:
-                    add("danger.infant_fever", "emergent", start, i + 1, detail + " in a young infant")
+                    add("danger.infant_fever", "emergent", start, i + 1, detail + " in a young infant" + by_birth)
                 elif fahrenheit >= limits["fever_f_high"]:
                     add("danger.high_fever", "urgent", start, i + 1, detail)
                 elif "fever_risk_words" in contexts:
@@ -388,7 +404,7 @@ def _measured(
         # "my 3 week old feels hot / has a fever" with no number is still a febrile young infant.
         for start, end in contexts.get("temperature_words", ()):
             if sentence[start] == sentence[infant] or abs(start - infant) <= 12:
-                add("danger.infant_fever", "emergent", start, end, "fever in a young infant")
+                add("danger.infant_fever", "emergent", start, end, "fever in a young infant" + by_birth)
                 break
     return out
 

@@ -124,17 +124,24 @@ _ES_TENS = {
     "ochenta": 80,
     "noventa": 90,
 }
-_UNITS = {**_EN_UNITS, **_ES_UNITS}
-_TEENS = {**_EN_TEENS, **_ES_TEENS}
-_TENS = {**_EN_TENS, **_ES_TENS}
+# French, as Acadian and Québécois callers say temperatures and sugars ("trente-huit virgule
+# quatre"). "sept" (also September), "seize" (an English verb) and "un"/"une" (articles) are read
+# only inside a run that another number word starts ("dix-sept", "soixante-seize", "vingt et un").
+_FR_UNITS = {"deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "huit": 8, "neuf": 9}
+_FR_TEENS = {"dix": 10, "onze": 11, "douze": 12, "treize": 13, "quatorze": 14, "quinze": 15}
+_FR_TENS = {"vingt": 20, "vingts": 20, "trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60}
+_FR_INSIDE = {"sept": 7, "seize": 16, "un": 1, "une": 1}
+_UNITS = {**_EN_UNITS, **_ES_UNITS, **_FR_UNITS}
+_TEENS = {**_EN_TEENS, **_ES_TEENS, **_FR_TEENS}
+_TENS = {**_EN_TENS, **_ES_TENS, **_FR_TENS}
 # "in the four hundreds" is a range of sugars: read it as 400.
 _HUNDREDS = {"hundred": 100, "hundreds": 100, "cien": 100, "ciento": 100}
 _THOUSANDS = {"thousand": 1000, "thousands": 1000, "mil": 1000}
 _NUMBER_WORDS = frozenset(_UNITS) | frozenset(_TEENS) | frozenset(_TENS) | frozenset(_HUNDREDS) | frozenset(_THOUSANDS)
 #: Words that are numbers only next to other number words ("oh" in "one oh three").
 _ZERO_INSIDE = frozenset({"oh", "o"})
-_POINT = frozenset({"point", "punto"})
-_JOINERS = frozenset({"and", "y"})
+_POINT = frozenset({"point", "punto", "virgule"})
+_JOINERS = frozenset({"and", "y", "et"})
 
 
 def fold(text: str) -> str:
@@ -335,6 +342,10 @@ def _is_number_word(word: str) -> bool:
     return word in _NUMBER_WORDS
 
 
+def _continues_number(word: str) -> bool:
+    return word in _NUMBER_WORDS or word in _FR_INSIDE
+
+
 def _numbers(
     words: Sequence[str], spans: Sequence[tuple[int, int]], sentence: Sequence[int], clause: Sequence[int]
 ) -> tuple[list[str], list[tuple[int, int]], list[int], list[int]]:
@@ -360,8 +371,8 @@ def _numbers(
         j = i + 1
         while j < n and sentence[j] == sentence[i]:
             nxt = words[j]
-            joins_next = (nxt in _JOINERS or nxt in _POINT) and j + 1 < n and _is_number_word(words[j + 1])
-            if _is_number_word(nxt) or nxt in _ZERO_INSIDE or joins_next:
+            joins_next = (nxt in _JOINERS or nxt in _POINT) and j + 1 < n and _continues_number(words[j + 1])
+            if _continues_number(nxt) or nxt in _ZERO_INSIDE or joins_next:
                 j += 1
             else:
                 break
@@ -401,14 +412,64 @@ def _run_value(run: Sequence[str]) -> str | None:
 def _digit_string(word: str) -> str | None:
     if word in _ZERO_INSIDE:
         return "0"
-    for table in (_UNITS, _TEENS, _TENS):
+    if word.isdigit():
+        return word
+    for table in (_UNITS, _TEENS, _TENS, _FR_INSIDE):
         if word in table:
             return str(table[word])
     return None
 
 
+def _french_value(words: Sequence[str], k: int) -> tuple[int, int] | None:
+    """A French teen or unit at ``k`` ("dix-sept", "onze", "seize", "deux", "un"), with the words it takes."""
+    if k >= len(words):
+        return None
+    w = words[k]
+    if w == "dix" and k + 1 < len(words) and words[k + 1] in ("sept", "huit", "neuf"):
+        return 10 + (_FR_INSIDE.get(words[k + 1]) or _FR_UNITS[words[k + 1]]), 2
+    if w in _FR_TEENS:
+        return _FR_TEENS[w], 1
+    if w in _FR_INSIDE:
+        return _FR_INSIDE[w], 1
+    if w in _FR_UNITS or w == "six":
+        return _UNITS[w], 1
+    return None
+
+
+def _french_compounds(words: Sequence[str]) -> list[str]:
+    """French builds 17-19 and 70-99 from parts ("dix-huit", "soixante-dix", "quatre-vingt-douze",
+    "soixante et onze"): join them into one value first; the chunks below would write "dix huit" 108."""
+    out: list[str] = []
+    k = 0
+    while k < len(words):
+        w = words[k]
+        base = None
+        if w == "quatre" and k + 1 < len(words) and words[k + 1] in ("vingt", "vingts"):
+            base, k = 80, k + 2
+        elif w == "soixante" and _french_value(words, k + 1 + (words[k + 1 : k + 2] == ["et"])) is not None:
+            base, k = 60, k + 1
+        elif w == "dix" and k + 1 < len(words) and words[k + 1] in ("sept", "huit", "neuf"):
+            value = _french_value(words, k)
+            assert value is not None
+            out.append(str(value[0]))
+            k += value[1]
+            continue
+        if base is None:
+            out.append(w)
+            k += 1
+            continue
+        at = k + 1 if words[k : k + 1] == ["et"] else k
+        extra = _french_value(words, at)
+        if extra is not None and (base == 80 or extra[0] >= 10 or at > k or base == 60):
+            out.append(str(base + extra[0]))
+            k = at + extra[1]
+        else:
+            out.append(str(base))
+    return out
+
+
 def _integer_words(run: Sequence[str]) -> str | None:
-    words = [w for w in run if w != "a"]
+    words = _french_compounds([w for w in run if w != "a"])
     if not words:
         return None
     if any(w in _HUNDREDS or w in _THOUSANDS for w in words):
@@ -435,8 +496,10 @@ def _integer_words(run: Sequence[str]) -> str | None:
         w = words[k]
         if w in _TENS:
             unit_at = k + 2 if k + 2 < len(words) and words[k + 1] in _JOINERS else k + 1
-            if unit_at < len(words) and words[unit_at] in _UNITS and _UNITS[words[unit_at]] > 0:
-                groups.append(str(_TENS[w] + _UNITS[words[unit_at]]))
+            unit = _UNITS.get(words[unit_at], 0) if unit_at < len(words) else 0
+            unit = unit or (_FR_INSIDE.get(words[unit_at], 0) if unit_at < len(words) else 0)
+            if 0 < unit < 10:
+                groups.append(str(_TENS[w] + unit))
                 k = unit_at + 1
                 continue
         if w in _JOINERS:
