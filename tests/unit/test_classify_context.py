@@ -215,3 +215,22 @@ def test_the_patients_date_of_birth_field_gives_the_age() -> None:
 
     assert "danger.infant_fever" in with_dob("2027-01-20").rule_ids
     assert "danger.infant_fever" not in with_dob("2020-01-20").rule_ids
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a plain "not" negates its own clause's verb, not the sign after the comma
+        "my son is not eating, temp 103.5 since last night",
+        "not sleeping, chest pain since an hour",
+        # a measured value is a statement of fact: a list negation in another clause does not reach it
+        "no appetite, temp 103.5 since last night",
+    ],
+)
+def test_a_negation_does_not_reach_a_sign_in_another_clause_it_does_not_list(body: str) -> None:
+    assert said(body).urgency in ("urgent", "emergent")
+
+
+def test_list_negations_still_reach_across_commas() -> None:
+    assert "danger.chest_pain" not in said("denies fever, chills, chest pain. needs a refill of lisinopril").rule_ids
+    assert said("no temp of 103 anymore, can I get a school note").urgency == "routine"

@@ -95,8 +95,10 @@ class ContextIndex:
         self._found = kept
         self.may_negate = any(compiled.triggers[f.group].category == "negated" for f in kept)
 
-    def reading(self, start: int, end: int) -> Reading:
-        """How the mention at words[start:end] is to be read."""
+    def reading(self, start: int, end: int, measured: bool = False) -> Reading:
+        """How the mention at words[start:end] is to be read. A ``measured`` mention is a number said
+        with what it measures ("temp 103.5"): a statement of fact, which a list negation in another
+        clause ("no appetite, temp 103.5") does not reach."""
         read = self._read
         for a, b in self._not_a_sign:
             if a < end and start < b:
@@ -114,6 +116,8 @@ class ContextIndex:
             if f.start < end and start < f.end and not trigger.inside:
                 continue  # a trigger inside the mention is part of it ("no puedo respirar")
             if absent_form and trigger.category == "negated":
+                continue
+            if measured and trigger.category == "negated" and read.clause[f.start] != read.clause[start]:
                 continue
             if read.sentence[f.start] != sentence:
                 continue

@@ -285,7 +285,7 @@ def _measured(
 
     def add(rule_id: str, urgency: str, start: int, end: int, detail: str) -> None:
         lo, hi = min(start, end - 1), max(start + 1, end)
-        out.append(DangerFinding(rule_id, urgency, lo, hi, context.reading(lo, hi), detail))
+        out.append(DangerFinding(rule_id, urgency, lo, hi, context.reading(lo, hi, measured=True), detail))
 
     infant = _infant(words, sentence, contexts, limits)
     by_birth = ""
