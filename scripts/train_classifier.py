@@ -103,7 +103,7 @@ def train_urgency_net(learned: LearnedModel) -> tuple[UrgencyNet, int]:
 
     def words(row: dict[str, Any]) -> tuple[str, ...]:
         item = item_from_mapping(row)
-        return learned_reading(item.text, lexicon, item.received_at.year)
+        return learned_reading(item.text, lexicon, item.received_at.date())
 
     def fit(rows: list[dict[str, Any]]) -> UrgencyNet:
         examples = [

@@ -114,7 +114,7 @@ def _words(rows: Sequence[Row]) -> dict[str, tuple[str, ...]]:
     out = {}
     for r in rows:
         item = item_from_mapping(r)
-        out[r["external_id"]] = learned_reading(item.text, lexicon, item.received_at.year)
+        out[r["external_id"]] = learned_reading(item.text, lexicon, item.received_at.date())
     return out
 
 

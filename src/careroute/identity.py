@@ -764,7 +764,7 @@ _NAME_STOP = _words(
     one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen twenty thirty
     forty fifty sixty seventy eighty ninety nineteen hundred thousand patient's caller message name
     leaving left voicemail trying try told tell said say clinica parte oficina farmacia new old last first
-    next today tomorrow yesterday
+    next today tomorrow yesterday retired veteran usaf usmc usn army navy military
     monday tuesday wednesday thursday friday saturday sunday week month year years old year's
     daughter's son's wife's husband's mother's father's dos tres cuatro cinco seis siete ocho nueve
     anos ano esposo esposa hijo hija mama papa madre padre abuela abuelo nieto nieta hermano hermana
@@ -1333,6 +1333,7 @@ def extract_identity(item: InboundItem, *, folded: str | None = None) -> Identit
             and not p.dob
             and dob_found
             and s_family
+            and s_given  # a lone word before the date ("Retired USAF, DOB ...") is not a whole name
             and not (family_compatible(family, s_family) and given_compatible(given or "", s_given or ""))
         ):
             # The sender's name came from the mail header, but the message gives someone

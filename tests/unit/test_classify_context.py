@@ -234,3 +234,51 @@ def test_a_negation_does_not_reach_a_sign_in_another_clause_it_does_not_list(bod
 def test_list_negations_still_reach_across_commas() -> None:
     assert "danger.chest_pain" not in said("denies fever, chills, chest pain. needs a refill of lisinopril").rule_ids
     assert said("no temp of 103 anymore, can I get a school note").urgency == "routine"
+
+
+def test_a_sign_dated_to_an_earlier_day_is_history_but_not_one_going_on_since() -> None:
+    # said() receives items on 2027-02-15
+    assert "danger.seizure" not in said("Resident had a prolonged seizure 02/11. Please send the lamotrigine.").rule_ids
+    assert said("repeat potassium after 02/12 critical value, no other concerns").urgency == "routine"
+    assert said("chest pain since 02/10, worse today").urgency == "emergent"
+    assert said("pain 10/10 in my chest").urgency == "emergent"  # a score, not a date
+    assert said("he had a seizure on 2/12 and another one today").urgency == "emergent"
+
+
+def test_a_risk_that_is_past_still_makes_a_fever_urgent() -> None:
+    result = said("the ER saw me for a kidney stone last Friday. now the pain is back and I had a fever of 101.8")
+    assert "danger.fever_with_risk" in result.rule_ids
+
+
+def test_new_angina_told_in_two_sentences() -> None:
+    result = said(
+        "Shoveling the drive I got a tight squeezing feeling across my chest and had to lean on the shovel. "
+        "Went away once I sat down inside. Probably the cold air."
+    )
+    assert result.urgency == "urgent" and "danger.chest_exertional_eased" in result.rule_ids
+    with_sweat = said(
+        "Carrying wood I got a heavy pressure in my chest, I was sweating buckets. It went away when I sat down."
+    )
+    assert with_sweat.urgency == "emergent"
+
+
+def test_coughing_up_blood_with_breathlessness_is_not_lowered_by_doubt() -> None:
+    result = said("sore calf since the flight and short of breath, coughed up a bit of blood, probably the dry air")
+    assert result.urgency == "emergent"
+
+
+def test_wet_boots_are_not_bleeding() -> None:
+    assert "danger.severe_bleeding" not in said("my boots were soaked through on the ski tour").rule_ids
+    assert "danger.severe_bleeding" in said("the blood soaked through two towels").rule_ids
+
+
+def test_passive_thoughts_of_death_in_other_words() -> None:
+    result = said("lately I think everybody would be better off if I just wasn't around. I wouldn't do anything.")
+    assert result.urgency == "urgent" and "danger.suicidal_passive" in result.rule_ids
+
+
+def test_the_last_of_a_critical_medicine_is_out() -> None:
+    result = said("he used the last of his humalog pen at dinner, the pharmacy needs a new prescription from you")
+    assert (result.type, result.urgency) == ("medication_refill", "urgent")
+    fax = said("Resident out of medication: lamotrigine 150 mg. Staff reports 0 tablets remaining.", channel="fax")
+    assert fax.urgency == "urgent"

@@ -446,3 +446,11 @@ def test_it_never_shows_phi_in_its_repr() -> None:
     text = repr(identity)
     for secret in ("ann", "lee", "1980", "7155550102"):
         assert secret not in text
+
+
+def test_a_service_branch_before_the_date_of_birth_is_not_a_name() -> None:
+    item = an_item(
+        "Can your billing office resubmit? Retired USAF, DOB 02/19/1966, DoD ID on file.", "email", name="Graham Yeager"
+    )
+    identity = extract_identity(item)
+    assert identity.given == "graham" and identity.family == ("yeager",)

@@ -17,6 +17,7 @@ The learned readers (3 and 4) see the message without the danger mentions ConTex
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from careroute.identity import age_in_weeks
 from careroute.model import Classification, Evidence, InboundItem
@@ -83,7 +84,7 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
     compiled = rules.compiled
     read = compiled.normaliser.read(item.text)
     hits = compiled.matcher.scan(read.words, read.sentence)
-    context = ContextIndex(read, hits, compiled, item.received_at.year)
+    context = ContextIndex(read, hits, compiled, item.received_at.date())
 
     if is_lab(item):
         lab = read_lab(item, hits, context, compiled.labs)
@@ -339,7 +340,7 @@ def classify_many(items: Sequence[InboundItem], rules: ClassifierRules) -> list[
     return [classify(item, rules) for item in items]
 
 
-def learned_reading(text: str, rules: ClassifierRules, year: int | None = None) -> tuple[str, ...]:
+def learned_reading(text: str, rules: ClassifierRules, year: int | date | None = None) -> tuple[str, ...]:
     """The words the learned fallback and the urgency net read for a message, exactly as
     ``classify`` gives them: normalised, without the danger mentions ConText ruled out.
     Training uses this so that a model learns from what it will be shown."""

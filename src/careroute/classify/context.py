@@ -7,8 +7,10 @@ says how one danger-sign mention is to be read: present, negated, historical (lo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from .compiled import (
     NOT_A_SIGN,
@@ -28,6 +30,13 @@ NOT_PRESENT = ("negated", "other_person", "historical", "resolved", "hypothetica
 #: A four-digit year right next to a sign dates it ("stroke 2021", "2019 heart attack").
 _YEAR_BEFORE, _YEAR_AFTER = 2, 2
 _FIRST_YEAR = 1900
+#: A date written with slashes next to a sign dates it too ("prolonged seizure 01/11", "repeat after 01/12
+#: critical value"), when it is surely a date: it has a year, a leading zero, or a word that introduces a
+#: date before it. "pain 10/10" and "8/10" are scores, "150/90" a pressure.
+_SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?")
+_DATE_WORDS = frozenset({"on", "after", "dated", "from", "of", "el", "le", "du"})
+#: "since 01/12" says it is still going on.
+_ONGOING_FROM = frozenset({"since", "desde", "depuis"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +63,23 @@ class ContextIndex:
     """The triggers of one message, ready to be asked about any span of it."""
 
     def __init__(
-        self, read: ReadText, hits: Sequence[Hit[Payload]], compiled: CompiledRules, year: int | None = None
+        self,
+        read: ReadText,
+        hits: Sequence[Hit[Payload]],
+        compiled: CompiledRules,
+        year: int | date | None = None,
     ) -> None:
+        """``year`` is the year the item was received in, or better the day: a past year or a past day
+        written next to a sign dates it."""
         self._read = read
+        today = year if isinstance(year, date) else None
+        this_year = today.year if today is not None else year
         # Years before the one the item was received in, by word index: "stroke 2021" is history.
         self._past_years: list[int] = []
-        if year is not None:
+        if isinstance(this_year, int):
             for i, word in enumerate(read.words):
-                if len(word) == 4 and word.isdigit() and _FIRST_YEAR <= int(word) < year:
+                past_year = len(word) == 4 and word.isdigit() and _FIRST_YEAR <= int(word) < this_year
+                if past_year or (today is not None and "/" in word and _past_day(read.words, i, today)):
                     self._past_years.append(i)
         self._triggers = compiled.triggers
         found: list[_Found] = []
@@ -172,3 +190,22 @@ class ContextIndex:
         if trigger.category == "negated" and any(gap_from <= s < gap_to for s in self._negation_stops):
             return None
         return distance
+
+
+def _past_day(words: Sequence[str], i: int, today: date) -> bool:
+    """True when words[i] is surely a date ("01/11", "1/5/2027", "on 1/11") before ``today``."""
+    m = _SLASH_DATE.fullmatch(words[i])
+    if m is None or (i and words[i - 1] in _ONGOING_FROM):
+        return False
+    month, day, year_text = int(m.group(1)), int(m.group(2)), m.group(3)
+    sure = year_text is not None or m.group(1).startswith("0") or m.group(2).startswith("0")
+    if not sure and not (i and words[i - 1] in _DATE_WORDS):
+        return False
+    year = today.year if year_text is None else int(year_text) + (2000 if len(year_text) == 2 else 0)
+    try:
+        when = date(year, month, day)
+    except ValueError:
+        return False
+    if year_text is None and when > today:
+        when = when.replace(year=year - 1) if not (month == 2 and day == 29) else when
+    return when < today

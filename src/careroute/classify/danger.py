@@ -271,8 +271,12 @@ def _measured(
         if kind == NUMERIC_CONTEXT:
             name = NUMERIC_CONTEXTS[index]
             # A symptom or a risk said as absent ("no tiene dolor de pecho", "not confused") adds nothing.
-            if name in _SAID_SYMPTOMS and not context.reading(hit.start, hit.end).counted:
-                continue
+            if name in _SAID_SYMPTOMS:
+                category = context.reading(hit.start, hit.end).category
+                # A risk that is past still is one: the surgery last week, the kidney stone on Friday, chemo
+                # in the spring. A pressure symptom must be today's.
+                if category is not None and not (name == "fever_risk_words" and category in ("historical", "resolved")):
+                    continue
             contexts.setdefault(name, []).append((hit.start, hit.end))
     words, sentence = read.words, read.sentence
     has_number = any(w[:1].isdigit() for w in words)

@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -213,9 +213,9 @@ def examples_from_rows(
     return examples
 
 
-def _year(received_at: object) -> int | None:
-    """The year an item was received in (a past year next to a sign dates it), if it says."""
+def _year(received_at: object) -> date | None:
+    """The day an item was received on (a past year or day next to a sign dates it), if it says."""
     try:
-        return datetime.fromisoformat(str(received_at)).year
+        return datetime.fromisoformat(str(received_at)).date()
     except ValueError:
         return None
