@@ -747,6 +747,7 @@ _PARTICLES = frozenset(
     {"mc", "mac", "st", "van", "von", "der", "den", "de", "del", "della", "di", "da", "la", "las", "los", "le", "du"}
 )
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "md", "do", "rn", "np", "pa", "fnp", "phd"})
+_ROLE_WORDS = frozenset({"resident", "patient", "client", "member", "pt", "consumer", "individual"})
 _HONORIFICS = _words("mr mrs ms miss missus misses mister madam dr sr sra srta senor senora don dona")
 
 # Words that end a spoken name: a transcript has no capitals to show where a name stops.
@@ -866,8 +867,8 @@ def _clean_tokens(raw: str) -> tuple[str, ...]:
     words = [w for w in words if w]
     counted = 0
     for i, w in enumerate(words):
-        if not out and w in _HONORIFICS:
-            continue
+        if not out and (w in _HONORIFICS or w in _ROLE_WORDS):
+            continue  # "re resident noel villalba": who the person is to the writer comes before the name
         if w in _PARTICLES:
             rest = [x for x in words[i + 1 :] if x not in _PARTICLES]
             if rest and rest[0] not in _NAME_STOP and rest[0].isalpha():
@@ -989,7 +990,7 @@ def _name_before(folded: str, pos: int) -> _Mention | None:
             # back to the cue are the name, even ones that look like ordinary words.
             if w in _HARD_STOP or w in _HONORIFICS or w in _PERSON_WORDS or w in _PUNCTUATION:
                 break
-        elif w in {",", ".", ";", ":", "!", "?", "\n", "("} or w in _NAME_STOP or w in _HONORIFICS:
+        elif w in {",", ".", ";", ":", "!", "?", "\n", "("} or w in _NAME_STOP or w in _HONORIFICS or w in _ROLE_WORDS:
             break
         name.append(_strip_possessive(w.strip("'-")))
         if len(name) == 3:

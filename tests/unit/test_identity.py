@@ -454,3 +454,11 @@ def test_a_service_branch_before_the_date_of_birth_is_not_a_name() -> None:
     )
     identity = extract_identity(item)
     assert identity.given == "graham" and identity.family == ("yeager",)
+
+
+def test_a_role_before_a_name_is_not_part_of_it() -> None:
+    item = an_item(
+        "Tanya (LPN, group home) calling re resident Noel Villalba DOB 2/2/92. Asking about melatonin.", "phone"
+    )
+    identity = extract_identity(item)
+    assert identity.given == "noel" and identity.family == ("villalba",)
