@@ -282,3 +282,66 @@ def test_the_last_of_a_critical_medicine_is_out() -> None:
     assert (result.type, result.urgency) == ("medication_refill", "urgent")
     fax = said("Resident out of medication: lamotrigine 150 mg. Staff reports 0 tablets remaining.", channel="fax")
     assert fax.urgency == "urgent"
+
+
+def test_a_stiff_neck_with_fever_is_meningitis_until_shown_otherwise() -> None:
+    result = said("bad headache two days, fever like 102.8 and my neck is super stiff, can't put my chin down")
+    assert result.urgency == "emergent" and "danger.meningitis_signs" in result.rule_ids
+    # a stiff neck from sleeping wrong, no fever, is not
+    assert "danger.meningitis_signs" not in said("slept wrong and my neck is stiff, can I take ibuprofen?").rule_ids
+
+
+def test_back_pain_with_a_numb_groin_or_new_trouble_peeing_is_cauda_equina() -> None:
+    result = said(
+        "My back went out lifting salt. Since last night I have trouble starting to pee and my inner thighs "
+        "and groin feel numb. Is next week OK for an appointment?"
+    )
+    assert result.urgency == "emergent"
+    assert "danger.cauda_equina_back" not in said("trouble starting to pee at night, is that my prostate?").rule_ids
+
+
+def test_has_no_insulin_is_out_of_it() -> None:
+    result = said("He has no insulin from Sunday night, sugar this morning 356. Please send a new prescription today.")
+    assert (result.type, result.urgency) == ("medication_refill", "urgent")
+
+
+def test_a_drug_labels_warning_and_a_teams_rule_are_nobodys_signs() -> None:
+    refill = said("Please renew my sertraline. The bottle came with the box warning about suicidal thoughts, lol.")
+    assert refill.urgency == "routine"
+    form = said("Coach says all players who had a concussion this year need the return to play form signed.")
+    assert form.urgency == "routine"
+
+
+def test_a_lecture_for_clinicians_reports_no_patient() -> None:
+    result = said(
+        "Spring CME Series: 'Stroke, chest pain and sepsis: the first hour in primary care'. 2.0 AMA PRA Category 1 "
+        "credits. Register by April 1.",
+        channel="email",
+    )
+    assert (result.type, result.urgency) == ("other", "routine")
+
+
+@pytest.mark.parametrize(
+    ("body", "channel", "tag"),
+    [
+        (
+            "Transition to adult care. Request: please establish adult primary care; current prescriptions will need "
+            "renewal within about 6 weeks.",
+            "fax",
+            "referral_packet",
+        ),
+        (
+            "I put a message on the portal yesterday but kroger told me this morning they still haven't got "
+            "anything. it's the lisinopril twenty milligram.",
+            "voicemail",
+            "medication_refill",
+        ),
+        (
+            "ED discharge says hold apixaban until PCP follow-up. She is at baseline. OK to restart apixaban, and when?",
+            "phone",
+            "clinical_question",
+        ),
+    ],
+)
+def test_requests_read_by_what_they_ask(body: str, channel: str, tag: str) -> None:
+    assert said(body, channel=channel).type == tag

@@ -304,3 +304,17 @@ def test_a_lab_policy_note_does_not_call_a_result_critical() -> None:
         body="NTE|CRITICAL VALUE POLICY: results meeting critical criteria are telephoned within 30 minutes.",
     )
     assert (result.type, result.urgency) == ("lab_result_routine", "routine"), result.reasons
+
+
+def test_an_inr_reported_in_inr_units_is_read_against_its_limit() -> None:
+    from careroute.classify import classify, default_rules
+    from careroute.model import InboundItem
+
+    item = InboundItem(
+        channel="lab",
+        external_id="lab-inr-units",
+        received_at=datetime.fromisoformat("2027-03-09T16:00:00-05:00"),
+        body="Prothrombin time / INR: 7.8 INR (normal 0.9-1.1)",
+        metadata={"test": "Prothrombin time / INR", "value": "7.8", "units": "INR", "reference_range": "0.9-1.1"},
+    )
+    assert classify(item, default_rules()).type == "lab_result_urgent"

@@ -38,7 +38,7 @@ _DOCUMENT_CHANNELS = frozenset({"fax", "ehr"})
 _DOCUMENT_TAGS = frozenset({"referral_packet", "records_request", "lab_result_routine", "prior_auth_pending"})
 _DOCUMENT_MIN_SCORE = 1.5
 #: A public-health advisory names signs to look for in patients, on any channel (often e-mail).
-_ADVISORY_RULES = frozenset({"kw.other.advisory"})
+_ADVISORY_RULES = frozenset({"kw.other.advisory", "kw.other.education_event"})
 #: Channels a lab report arrives on as text (a hospital outreach lab's fax, a health department's e-mail).
 _REPORT_CHANNELS = frozenset({"fax", "ehr", "email"})
 #: What result lines read from such a text add to lab_result_routine: one line is as strong as

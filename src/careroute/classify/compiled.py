@@ -133,6 +133,8 @@ def compile_rules(rules: ClassifierRules) -> CompiledRules:
     for i, name in enumerate(critical_classes):
         raw.extend(_phrases(CRITICAL_MED, i, meds["critical"][name]))
     raw.extend(_phrases(OUT_NOW, 0, meds["out_now"]))
+    # index 1: said right before the medicine's name ("he has no insulin since Sunday")
+    raw.extend(_phrases(OUT_NOW, 1, meds.get("out_before", ())))
     raw.extend(_phrases(OUT_LATER, 0, meds["out_later"]))
     for i, name in enumerate(NUMERIC_CONTEXTS):
         raw.extend(_phrases(NUMERIC_CONTEXT, i, numeric[name]))

@@ -10,6 +10,7 @@ from .context import ContextIndex
 from .normalise import ReadText
 from .phrases import Hit
 
+_BEFORE = 2  # "has no insulin", "has no more of his lantus": the words stand right before the name
 _REACH = 30  # words between "ran out" and the medicine's name ("my suboxone ... two sentences on ... my last strip")
 
 
@@ -38,7 +39,8 @@ def out_of_critical_medicine(
         if reading.category in ("negated", "hypothetical", "historical", "resolved"):
             continue
         for med in meds:
-            if abs(med.start - hit.start) <= _REACH:
+            near = 0 <= med.start - hit.end <= _BEFORE if hit.payload[1] == 1 else abs(med.start - hit.start) <= _REACH
+            if near:
                 return CriticalOut(
                     classes[med.payload[1]],
                     read.quote(med.start, med.end),
