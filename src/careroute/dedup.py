@@ -463,6 +463,8 @@ class RequestFacts:
     references: frozenset[str] = frozenset()
     pharmacies: frozenset[str] = frozenset()
     words: frozenset[str] = frozenset()
+    #: the item says it repeats an earlier message or call ("she sent you a message yesterday")
+    says_repeat: bool = False
 
     def __repr__(self) -> str:  # message content is PHI: show only which kinds of term were found
         kinds = [
@@ -552,6 +554,22 @@ def _spanish_form(word: str) -> str | None:
     forms = english_forms(word)
     exact = next((_MEDICINES[f] for f in forms if f in _MEDICINES), None)
     return exact or next((g for f in reversed(forms) if (g := _near_medicine(f))), None)
+
+
+# A message that says it follows one already sent: "my mom sent you a message but nobody called back",
+# "he messaged yesterday afternoon", "I called Monday", "ya mandó mensaje", "I emailed last night".
+_SAYS_REPEAT = re.compile(
+    r"\b(?:(?:sent|left|put|wrote|posted)\s+(?:you\s+|y'?all\s+)?(?:a\s+|an\s+)?(?:message|note|e-?mail|voicemail)"
+    r"|messaged(?:\s+you)?\s+(?:yesterday|this|last|earlier|on|about)"
+    r"|e-?mailed(?:\s+you)?\s+(?:yesterday|last|this|earlier|about|on)"
+    r"|called(?:\s+you|\s+in)?\s+(?:yesterday|earlier|this morning|last night"
+    r"|on (?:mon|tues|wednes|thurs|fri|satur|sun)day)"
+    r"|(?:no|without a)\s+(?:call\s?back|return call|response|reply)\s+(?:yet|so far)"
+    r"|nobody\s+(?:has\s+)?called\s+(?:me\s+|us\s+|her\s+|him\s+)?back"
+    r"|no one\s+(?:has\s+)?called\s+(?:me\s+|us\s+)?back"
+    r"|(?:calling|writing|asking)\s+again|second time (?:i am |i'm )?(?:calling|writing|asking)"
+    r"|ya\s+(?:mand[oe]|envi[oe]|dej[oe])\s+(?:un\s+)?mensaje|ya\s+llam[eo])\b"
+)
 
 
 def _references(folded: str) -> frozenset[str]:
@@ -658,6 +676,7 @@ def request_facts(item: InboundItem, type: str, *, folded: str | None = None) ->
         references=_references(folded),
         pharmacies=pharmacies,
         words=words,
+        says_repeat=bool(_SAYS_REPEAT.search(folded)),
     )
 
 
@@ -924,6 +943,10 @@ _CLINICAL_TYPES = frozenset({"clinical_urgent", "clinical_question"})
 _SAME_EPISODE = timedelta(hours=3)
 _SAME_EPISODE_PATIENT = 0.9
 _SAME_EPISODE_BONUS = 0.25
+#: An item that says it repeats an earlier message, from a patient this sure, of the same type within the
+#: window, is that message again even in other words ("he messaged yesterday about black stools").
+_SAYS_REPEAT_PATIENT = 0.8
+_SAYS_REPEAT_BONUS = 0.35
 _DEFAULT_CONFIG = DedupConfig()  # frozen: shared by every call that passes none
 
 
@@ -971,6 +994,16 @@ def find_duplicate(
             # one episode, told in different words.
             request = RequestMatch(
                 round(min(1.0, request.score + _SAME_EPISODE_BONUS), 4), (*request.terms, "same_episode")
+            )
+        if (
+            not request.different
+            and new.facts.says_repeat
+            and cand.type == new_type
+            and patient.score >= _SAYS_REPEAT_PATIENT
+            and request.score < cfg.request_threshold
+        ):
+            request = RequestMatch(
+                round(min(1.0, request.score + _SAYS_REPEAT_BONUS), 4), (*request.terms, "says_repeat")
             )
         if request.different or request.score < cfg.request_threshold:
             continue

@@ -266,3 +266,34 @@ def test_a_french_voicemail_and_an_english_one_about_the_same_chest_pain_match()
         "v2", 5, "my mother says her chest is squeezing and she can't catch her breath", ALICE, "voicemail"
     )
     assert replay((mother, U), (daughter, U)) == [None, "v1"]
+
+
+def test_a_message_that_says_it_repeats_one_is_that_one_in_other_words() -> None:
+    from careroute.dedup import find_duplicate
+
+    first = InboundItem(
+        "portal",
+        "p-1",
+        datetime.fromisoformat("2027-07-19T15:46:00-05:00"),
+        "Since yesterday morning my poop is black, like tar, 3 times now. I take naproxen for my back.",
+        Patient(mrn="IM1", name="Ruben Solis", dob="1981-12-12"),
+    )
+    said_again = InboundItem(
+        "phone",
+        "ph-1",
+        datetime.fromisoformat("2027-07-20T07:14:00-05:00"),
+        "Caller: wife re: husband RUBEN SOLIS, DOB 12/12/81. Says he messaged yesterday afternoon about black "
+        "stools, no callback yet. She says he looked pale at breakfast.",
+        Patient(name="Ruben Solis"),
+    )
+    new_words = InboundItem(
+        "phone",
+        "ph-2",
+        datetime.fromisoformat("2027-07-20T07:14:00-05:00"),
+        "Caller: wife re: husband RUBEN SOLIS, DOB 12/12/81. She says he looked pale at breakfast and his back hurts.",
+        Patient(name="Ruben Solis"),
+    )
+    earlier = candidate_for(first, "clinical_urgent")
+    match = find_duplicate(candidate_for(said_again, "clinical_urgent"), [earlier])
+    assert match is not None and "says_repeat" in match.request_terms
+    assert find_duplicate(candidate_for(new_words, "clinical_urgent"), [earlier]) is None

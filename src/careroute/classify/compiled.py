@@ -52,6 +52,7 @@ NUMERIC_CONTEXTS: tuple[str, ...] = (
     "pill_words",
     "respiratory_rate_words",
     "ambient_words",
+    "hypoglycemia_mind_words",
 )
 
 

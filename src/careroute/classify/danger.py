@@ -115,7 +115,7 @@ _NOT_A_READING = frozenset(
 )
 
 #: Context lists that name a symptom or a risk: they count only when said as present.
-_SAID_SYMPTOMS = frozenset({"pressure_symptom_words", "fever_risk_words"})
+_SAID_SYMPTOMS = frozenset({"pressure_symptom_words", "fever_risk_words", "hypoglycemia_mind_words"})
 
 #: add(rule_id, urgency, start, end, detail): records one measured danger sign.
 _Add = Callable[[str, str, int, int, str], None]
@@ -313,6 +313,8 @@ def _measured(
         value = number_value(word)
         if value is None:
             continue
+        if _phone_piece(words, i):
+            continue  # "fax 708-555-0140": a telephone number's digits are no reading
         if i and (
             _is_drug(words[i - 1], drugs) or (i > 1 and words[i - 1] in ("de", "of") and _is_drug(words[i - 2], drugs))
         ):
@@ -368,7 +370,9 @@ def _measured(
         glucose = _near(contexts, "glucose_words", i, 8, 1)
         if glucose is not None and 10 <= value <= 1500:
             start = min(glucose, i)
-            if value < limits["glucose_very_low"]:
+            if value < limits["glucose_very_low"] or (
+                value <= limits["glucose_low"] and "hypoglycemia_mind_words" in contexts
+            ):
                 add("danger.glucose", "emergent", start, i + 1, f"blood sugar {word}")
             elif value <= limits["glucose_low"] or value >= limits["glucose_high"]:
                 add("danger.glucose", "urgent", start, i + 1, f"blood sugar {word}")
@@ -494,6 +498,17 @@ def _infant(
         if is_age and value * weeks <= limits["infant_max_weeks"]:
             return i
     return None
+
+
+def _phone_piece(words: Sequence[str], i: int) -> bool:
+    """True when words[i] is a group of a telephone number ("708 555 0140", "0140" alone)."""
+    word = words[i]
+    if len(word) > 1 and word[0] == "0" and word.isdigit():
+        return True
+    groups = [len(w) if w.isdigit() else 0 for w in words[max(0, i - 2) : i + 3]]
+    at = min(i, 2)
+    # three, three and four digits in a row, whichever of them this is
+    return any(groups[start : start + 3] == [3, 3, 4] for start in range(max(0, at - 2), at + 1))
 
 
 def _spanish_son(words: Sequence[str], j: int) -> bool:
