@@ -559,7 +559,7 @@ def _spanish_form(word: str) -> str | None:
 # A message that says it follows one already sent: "my mom sent you a message but nobody called back",
 # "he messaged yesterday afternoon", "I called Monday", "ya mandó mensaje", "I emailed last night".
 _SAYS_REPEAT = re.compile(
-    r"\b(?:(?:sent|left|put|wrote|posted)\s+(?:you\s+|y'?all\s+)?(?:a\s+|an\s+)?(?:message|note|e-?mail|voicemail)"
+    r"\b(?:(?:sent|left|put|wrote|posted)\s+(?:in\s+|you\s+|y'?all\s+)?(?:a\s+|an\s+)?(?:message|note|e-?mail|voicemail|vm)"
     r"|messaged(?:\s+you)?\s+(?:yesterday|this|last|earlier|on|about)"
     r"|e-?mailed(?:\s+you)?\s+(?:yesterday|last|this|earlier|about|on)"
     r"|called(?:\s+you|\s+in)?\s+(?:yesterday|earlier|this morning|last night"

@@ -778,6 +778,7 @@ _RELATIONS = (
     r"wife|husband|son|daughter|mother|mom|mum|father|dad|grandson|granddaughter|grandmother|grandfather"
     r"|grandma|grandpa|brother|sister|child|baby|niece|nephew|aunt|uncle|mother-in-law|father-in-law"
     r"|esposo|esposa|hijo|hija|mama|papa|madre|padre|abuela|abuelo|nieto|nieta|hermano|hermana|nino|nina"
+    r"|daddy|mommy|momma|granny|mamaw|papaw|granddaddy|grandmama"
 )
 _PUNCTUATION = frozenset({",", ".", ";", ":", "!", "?", "\n", "("})
 # "my father tesfaye ...", "our resident dorothy ruud, r u u d": who the person is, never their name.
@@ -1230,9 +1231,17 @@ def given_compatible(a: str, b: str) -> bool:
     return (phonetic(a) == phonetic(b) and a[0] == b[0]) or fuzz.ratio(a, b) >= 85
 
 
+def _with_joined(tokens: Iterable[str]) -> tuple[str, ...]:
+    t = tuple(tokens)
+    return t + tuple(t[i] + t[i + 1] for i in range(len(t) - 1))
+
+
 def family_compatible(a: Iterable[str], b: Iterable[str], loose: bool = False) -> bool:
     """Whether any family-name token of one may be the same as any of the other's."""
     cutoff = 75 if loose else 85
+    if loose:
+        # A transcript also breaks a name in the middle ("otis what kins" for Watkins): try the pieces joined.
+        a, b = _with_joined(a), _with_joined(b)
     for x in a:
         for y in b:
             if x == y or phonetic(x) == phonetic(y) or fuzz.ratio(x, y) >= cutoff:

@@ -396,3 +396,39 @@ def test_a_plan_to_take_everything_tonight_is_an_emergency() -> None:
 )
 def test_more_requests_read_by_what_they_ask(body: str, channel: str, tag: str) -> None:
     assert said(body, channel=channel).type == tag
+
+
+def test_confusion_in_plain_words_and_a_gun_in_the_lap() -> None:
+    heat = said("he come home burning up, skin hot and dry, and he talking out his head, don't know what day it is")
+    assert heat.urgency == "emergent" and "danger.confusion" in heat.rule_ids
+    gun = said("I'm sitting in my truck on the levee with my daddy's pistol in my lap. I just wanted somebody to know.")
+    assert gun.urgency == "emergent" and "danger.suicidal" in gun.rule_ids
+
+
+def test_breathless_lying_down_is_heart_failure_not_trouble_breathing() -> None:
+    result = said("I have to sleep propped on 3 pillows now or I get smothered when I lay down. Not hurting anywhere.")
+    assert result.urgency == "urgent" and "danger.heart_failure" in result.rule_ids
+
+
+def test_bleeding_a_sentence_after_saying_she_is_pregnant() -> None:
+    result = said("Tengo 9 semanas de embarazo. Desde anoche tengo sangrado como de regla, rojo, y colicos fuertes.")
+    assert result.type == "clinical_urgent" and result.urgency in ("urgent", "emergent")
+
+
+@pytest.mark.parametrize(
+    ("body", "tag"),
+    [
+        ("Our church homecoming picnic is Saturday. Should I skip my water pill that morning?", "clinical_question"),
+        ("Our church would love to invite your nurses to have a table at our health Sunday.", "other"),
+        (
+            "Started metformin last week, works night shift. Asks when to take the two doses with his schedule.",
+            "clinical_question",
+        ),
+        (
+            "Me dieron un glucometro nuevo en la farmacia. Cuantas veces al dia me tengo que checar?",
+            "clinical_question",
+        ),
+    ],
+)
+def test_where_a_writer_will_be_is_not_what_she_asks(body: str, tag: str) -> None:
+    assert said(body).type == tag

@@ -462,3 +462,11 @@ def test_a_role_before_a_name_is_not_part_of_it() -> None:
     )
     identity = extract_identity(item)
     assert identity.given == "noel" and identity.family == ("villalba",)
+
+
+def test_a_surname_broken_in_the_middle_and_daddy_as_a_relation() -> None:
+    item = an_item("hi this is gwen watkins calling for my daddy otis what kins, birthday eleven nineteen forty four.")
+    identity = extract_identity(item)
+    assert identity.given == "otis"
+    chart = an_item("refill", "portal", name="Otis Watkins", dob="1944-11-19")
+    assert match_patient(identity, extract_identity(chart)).score >= 0.6
