@@ -33,7 +33,7 @@ def fold(text: str) -> str:
     """Lower case without accents, curly quotes made straight: 'José' -> 'jose'."""
     if text.isascii():  # most text: nothing to decompose
         return text.lower()
-    text = text.replace("\u2019", "'").replace("\u2018", "'")
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("đ", "d").replace("Đ", "D")
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 

@@ -432,3 +432,59 @@ def test_bleeding_a_sentence_after_saying_she_is_pregnant() -> None:
 )
 def test_where_a_writer_will_be_is_not_what_she_asks(body: str, tag: str) -> None:
     assert said(body).type == tag
+
+
+def test_vietnamese_danger_signs_negations_and_requests() -> None:
+    chest = said("ba tôi bị đau ngực nhiều lắm từ chiều tới giờ, đổ mồ hôi nhiều, thở không được", channel="voicemail")
+    assert (chest.type, chest.urgency) == ("clinical_urgent", "emergent")
+    denied = said("ba tôi không bị đau ngực, xin đổi lịch hẹn sang thứ Sáu")
+    assert (denied.type, denied.urgency) == ("appointment_callback", "routine")
+
+
+def test_a_faxed_result_past_its_limit_is_critical_whatever_else_the_fax_says() -> None:
+    result = said(
+        "URGENT CARE LAB RESULT - FAXED TO PCP\nSeen today for weakness and leg cramps. Basic metabolic panel:\n"
+        "  Potassium 2.5 mmol/L (3.5-5.1)\n  Sodium 136   Creatinine 0.9   Glucose 104\nPlease follow up today.",
+        channel="fax",
+    )
+    assert (result.type, result.urgency) == ("lab_result_urgent", "urgent")
+
+
+@pytest.mark.parametrize(
+    ("body", "channel", "tag"),
+    [
+        (
+            "When I opened this bill I almost got heart attack! I have Medicare, I should not pay.",
+            "email",
+            "billing_inquiry",
+        ),
+        (
+            "Your order has shipped! 'Suicide Prevention' pamphlet x100, 'Overdose: Know the Signs' poster x10. "
+            "Estimated delivery 09/17.",
+            "email",
+            "other",
+        ),
+        ("Thank you to the outreach van crew, I'm in a tiny home now. No need to write back.", "portal", "other"),
+        (
+            "hey it's about the couch on craigslist, is it still available? i can come by at six thirty",
+            "voicemail",
+            "other",
+        ),
+    ],
+)
+def test_figures_of_speech_orders_and_notes_report_no_patient(body: str, channel: str, tag: str) -> None:
+    result = said(body, channel=channel)
+    assert (result.type, result.urgency) == (tag, "routine")
+
+
+def test_a_mother_who_stopped_talking_to_me_is_no_stroke() -> None:
+    result = said("since my mom stopped talking to me I keep thinking everyone would be better off if I wasn't around")
+    assert "danger.stroke" not in result.rule_ids and "danger.suicidal_passive" in result.rule_ids
+
+
+def test_chest_tightness_biking_that_eases_after_stopping_is_new_angina() -> None:
+    result = said(
+        "Can you send omeprazole? I get a tight pressure in the middle of my chest when I bike up the hill to work, "
+        "it goes away a few minutes after I stop pedaling. Probably heartburn."
+    )
+    assert (result.type, result.urgency) == ("clinical_urgent", "urgent")

@@ -38,9 +38,11 @@ _DOCUMENT_CHANNELS = frozenset({"fax", "ehr"})
 _DOCUMENT_TAGS = frozenset({"referral_packet", "records_request", "lab_result_routine", "prior_auth_pending"})
 _DOCUMENT_MIN_SCORE = 1.5
 #: A public-health advisory names signs to look for in patients, on any channel (often e-mail).
-_ADVISORY_RULES = frozenset({"kw.other.advisory", "kw.other.education_event"})
+_ADVISORY_RULES = frozenset({"kw.other.advisory", "kw.other.education_event", "kw.other.order_notice"})
 #: Channels a lab report arrives on as text (a hospital outreach lab's fax, a health department's e-mail).
 _REPORT_CHANNELS = frozenset({"fax", "ehr", "email"})
+#: Documents that carry results as history (a referral's last labs, copies of a chart): their type stands.
+_REPORT_KEEPS_TYPE = frozenset({"referral_packet", "records_request", "prior_auth_pending", "lab_result_urgent"})
 #: What result lines read from such a text add to lab_result_routine: one line is as strong as
 #: a clear keyword, a panel more.
 _REPORT_WEIGHT, _REPORT_WEIGHT_PER_LINE, _REPORT_WEIGHT_MAX = 1.5, 0.25, 2.5
@@ -66,6 +68,8 @@ _NET_QUESTION_FROM = 0.5
 #: An administrative request the keywords read (a visit to move, a bill, a form) is raised by the net only
 #: from this probability.
 _NET_REQUEST_FROM = 0.6
+#: A keyword score for `other` this high means the words said what the item is (not a request).
+_OTHER_RECOGNISED = 1.2
 #: Types the urgency net turns into clinical_urgent when it raises an item: a question about a
 #: symptom, or nothing recognised. Refills keep their type (out of a critical medicine is an
 #: urgent refill); administrative requests keep theirs (a raise there is more often wrong).
@@ -156,6 +160,11 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
         tag, urgency = "lab_result_urgent", "urgent"
         rule_ids = ("lab.critical_text", *rule_ids)
         reasons.append("lab.critical_text: the report calls a critical result")
+    if report and tag not in _REPORT_KEEPS_TYPE and any(r.critical for r in report):
+        # A faxed result past a critical limit is a critical result, whatever else the fax says ("seen
+        # for weakness and leg cramps ... potassium 2.5"): the symptoms are the lab's reason for calling.
+        reasons.append(f"lab.text_report: read as a lab report (was {tag}): a result is past its critical limit")
+        tag = "lab_result_routine"
     if tag == "lab_result_routine" and report:
         rule_ids = ("lab.text_report", *rule_ids)
         reasons.append(f"lab.text_report: {len(report)} result line(s) read from the report's text")
@@ -163,6 +172,7 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
         if critical:
             # The lab's own words carry no flag here: the critical-value table decides, as for the feed.
             tag, urgency = "lab_result_urgent", "urgent"
+            confidence = max(confidence, 0.9)  # a value past its limit is sure; never left to review
             rule_ids = (*dict.fromkeys(critical), *rule_ids)
             reasons.extend(
                 f"{rule}: a value in the report is past the critical limit" for rule in dict.fromkeys(critical)
@@ -198,7 +208,9 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
             cutoff = max(cutoff, _NET_REFILL_FROM)
         elif tag == "clinical_question":
             cutoff = max(cutoff, _NET_QUESTION_FROM)
-        elif tag != "other":
+        elif tag != "other" or (top_tag == "other" and top >= _OTHER_RECOGNISED):
+            # "other" the keywords recognised (a thank-you that says no reply is needed, a wrong number,
+            # a pitch) is as sure as a request; only "other" that nothing recognised keeps the low cutoff.
             cutoff = max(cutoff, _NET_REQUEST_FROM)
         if probability >= cutoff:
             urgency = "urgent"

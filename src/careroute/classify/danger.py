@@ -198,8 +198,9 @@ def find_danger(
         }
         findings = [f for f in findings if f.rule_id not in gated or f.rule_id in opened]
     # After the gates, so that a closed gate's sign overrides nothing: a more exact sign replaces the
-    # general one said inside its words (rules' `overrides`). "Short of breath going up the stairs" is
-    # exertional, but "lips and fingertips are blue" stays trouble breathing.
+    # general one said inside or across its words (rules' `overrides`). "Short of breath going up the
+    # stairs" is exertional, but "lips and fingertips are blue" stays trouble breathing; "a tight pressure
+    # in my chest when I bike up the hill, it goes away when I stop" is one chest, read the exact way.
     exact = [
         (f.start, f.end, rules.overrides[f.rule_id])
         for f in findings
@@ -207,7 +208,7 @@ def find_danger(
     ]
     if exact:
         findings = [
-            f for f in findings if not any(f.rule_id in names and a <= f.start and f.end <= b for a, b, names in exact)
+            f for f in findings if not any(f.rule_id in names and f.start < b and a < f.end for a, b, names in exact)
         ]
     # Signs that come with what makes them emergent (hit his head, on warfarin, vomiting; chest pain
     # with sweating): an urgent sign becomes emergent, and no sign so corroborated is lowered by doubt

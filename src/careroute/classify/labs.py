@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,6 +197,10 @@ class ReportedResult:
     critical: str | None  # the rule id when past a critical limit
 
 
+_BARS = re.compile(r"\|")
+_SPACES = re.compile(r"\s{3,}")
+
+
 def read_report_lines(text: str, labs: Mapping[str, Any]) -> list[ReportedResult]:
     """The result lines of a lab report written as text, or [] when the text is not one.
 
@@ -210,8 +214,8 @@ def read_report_lines(text: str, labs: Mapping[str, Any]) -> list[ReportedResult
     source = labs["critical"]
     out: list[ReportedResult] = []
     test_name: str | None = None
-    # A summary may put several results on one line: "Potassium 5.3 mmol/L | Phosphorus 6.1 mg/dL".
-    for line in (part for row in folded.splitlines() for part in row.split("|")):
+    seen: set[tuple[str | None, float, str]] = set()
+    for line in _report_lines(folded):
         if (label := _TEST_LABEL.match(line)) is not None:
             test_name = label.group("name")
             rest = line[label.end() :]
@@ -244,8 +248,27 @@ def read_report_lines(text: str, labs: Mapping[str, Any]) -> list[ReportedResult
             continue
         limit_entry = None if entry is None or _limit_waived(entry, folded) else entry
         past = _past_limit(limit_entry, value, units)
+        key = (entry["analyte"] if entry else name, value, units)
+        if key in seen:
+            continue  # read both as a whole row and as one of its cells
+        seen.add(key)
         out.append(ReportedResult(entry["analyte"] if entry else None, value, units, past[0] if past else None))
     return out
+
+
+def _report_lines(folded: str) -> Iterator[str]:
+    """Each line, and each part of a line that holds several results.
+
+    A summary may put several results on one line, split by bars ("Potassium 5.3 mmol/L | Phosphorus 6.1
+    mg/dL") or by runs of spaces ("collected 10:05:   Potassium 2.5 mmol/L (3.5-5.1)   Sodium 136"). A
+    table's row is also spaced ("Glucose, serum    574    mg/dL    70-99"), so a spaced row is read whole
+    as well as in parts."""
+    for row in folded.splitlines():
+        for part in _BARS.split(row):
+            yield part
+            cells = _SPACES.split(part)
+            if len(cells) > 1:
+                yield from cells
 
 
 def _past_limit(entry: Mapping[str, Any] | None, value: float, units: str) -> tuple[str, Any] | None:

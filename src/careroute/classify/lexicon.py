@@ -19,6 +19,7 @@ LEXICON_FILES: tuple[str, ...] = (
     "spanish",
     "creole",
     "french",
+    "vietnamese",
     "labs",
     "prior_auth",
     "medications",

@@ -149,6 +149,8 @@ def fold(text: str) -> str:
     lowered = text.lower().replace("’", "'")
     if lowered.isascii():
         return lowered
+    # Vietnamese "đ" has no decomposition to strip: it is a "d" with a bar, read as "d".
+    lowered = lowered.replace("đ", "d")
     decomposed = unicodedata.normalize("NFKD", lowered)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
