@@ -562,6 +562,7 @@ _SAYS_REPEAT = re.compile(
     r"\b(?:(?:sent|left|put|wrote|posted)\s+(?:in\s+|you\s+|y'?all\s+)?(?:a\s+|an\s+)?(?:message|note|e-?mail|voicemail|vm)"
     r"|messaged(?:\s+you)?\s+(?:yesterday|this|last|earlier|on|about)"
     r"|(?:yesterday|last night|this morning) i (?:send|sent) (?:you )?(?:an? )?(?:e-?mail|message)"
+    r"|(?:wrote|messaged|typed) (?:on|in|through) the (?:computer|portal|app|mychart)"
     r"|e-?mailed(?:\s+you)?\s+(?:yesterday|last|this|earlier|about|on)"
     r"|called(?:\s+you|\s+in)?\s+(?:yesterday|earlier|this morning|last night"
     r"|on (?:mon|tues|wednes|thurs|fri|satur|sun)day)"

@@ -488,3 +488,48 @@ def test_chest_tightness_biking_that_eases_after_stopping_is_new_angina() -> Non
         "it goes away a few minutes after I stop pedaling. Probably heartburn."
     )
     assert (result.type, result.urgency) == ("clinical_urgent", "urgent")
+
+
+def test_portuguese_chest_pain() -> None:
+    result = said(
+        "Boa noite doutora. Estou com uma dor muito forte no peito faz uma hora, aperta e vai pro braço esquerdo. "
+        "Estou suando frio e com falta de ar."
+    )
+    assert (result.type, result.urgency) == ("clinical_urgent", "emergent")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "the cvs can't get my tacrolimus till friday, i got two capsules left, that's tonight's dose and that's it",
+        "i left my bag on the bus tonight with all my insulin pens in it. one dose of lantus left and zero humalog.",
+    ],
+)
+def test_out_of_a_critical_medicine_by_tomorrow(body: str) -> None:
+    result = said(body, channel="voicemail")
+    assert (result.type, result.urgency) == ("medication_refill", "urgent")
+
+
+@pytest.mark.parametrize(
+    ("body", "tag"),
+    [
+        (
+            "The school needs the Food Allergy and Anaphylaxis Emergency Care Plan signed by her doctor.",
+            "records_request",
+        ),
+        (
+            "Dad is home from St. Brigid after the stroke and doing rehab. Could Dr. L complete the FMLA form?",
+            "records_request",
+        ),
+        (
+            "I feel great. Should I keep the baby aspirin unless you already had a heart attack? I never had one.",
+            "clinical_question",
+        ),
+        ("Min-seo needs a new albuterol inhaler for the school nurse, CVS Route 1. Thank you", "medication_refill"),
+        ("I'm due for my allergy shot Wednesday 4:30. Could I move it to Thursday or Friday?", "appointment_callback"),
+        ("NOTICE: our practice has a new fax number effective May 1. Please update your directory.", "other"),
+    ],
+)
+def test_forms_plans_and_notices_are_read_by_what_they_are(body: str, tag: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (tag, "routine")

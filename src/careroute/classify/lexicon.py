@@ -20,6 +20,7 @@ LEXICON_FILES: tuple[str, ...] = (
     "creole",
     "french",
     "vietnamese",
+    "portuguese",
     "labs",
     "prior_auth",
     "medications",

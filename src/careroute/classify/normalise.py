@@ -16,6 +16,8 @@ from rapidfuzz.distance import OSA
 # A number (with decimals, times, dates, blood pressures: 100.4, 9:40, 2/16, 198/118), a word
 # (with inner apostrophes: can't, o'clock), or a sentence end. Hyphens split words on purpose:
 # "short-of-breath" and "short of breath" must read the same.
+#: Abbreviations written with a full stop before a name: the stop ends no sentence.
+_TITLES = frozenset({"dr", "st", "mr", "mrs", "ms", "mt", "ft", "sr", "jr", "drs", "prof", "rev", "sgt", "capt"})
 _TOKEN = re.compile(
     r"(?P<num>\d+(?:[.,:/]\d+)*)"
     r"|(?P<word>[^\W\d_]+(?:['’][^\W\d_]+)*)"
@@ -224,9 +226,12 @@ class Normaliser:
         clause: list[int] = []
         sid = cid = 0
         forms_of = self._forms_cache
+        last_raw = ""
         for match in _TOKEN.finditer(text):
             kind = match.lastgroup
             if kind == "stop":
+                if match.group() == "." and last_raw.lower() in _TITLES:
+                    continue  # "St. Brigid", "Dr. Lee": a title's full stop ends no sentence
                 if words and sentence[-1] == sid:
                     sid += 1
                     cid += 1
@@ -237,6 +242,7 @@ class Normaliser:
                 continue
             span = match.span()
             raw = match.group()
+            last_raw = raw
             if kind == "num":
                 words.append(raw.replace(",", "") if _is_thousands(raw) else raw)
                 spans.append(span)

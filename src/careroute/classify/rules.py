@@ -365,7 +365,7 @@ def lexicon_rules() -> ClassifierRules:
 
 
 #: Lexicon files of phrasings in other languages, keyed by the ids of the English rules.
-LANGUAGE_FILES = ("spanish", "creole", "french", "vietnamese")
+LANGUAGE_FILES = ("spanish", "creole", "french", "vietnamese", "portuguese")
 
 
 @functools.cache
