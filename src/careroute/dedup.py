@@ -559,7 +559,10 @@ def _spanish_form(word: str) -> str | None:
 # A message that says it follows one already sent: "my mom sent you a message but nobody called back",
 # "he messaged yesterday afternoon", "I called Monday", "ya mandó mensaje", "I emailed last night".
 _SAYS_REPEAT = re.compile(
-    r"\b(?:(?:sent|left|put|wrote|posted)\s+(?:in\s+|you\s+|y'?all\s+)?(?:a\s+|an\s+)?(?:message|note|e-?mail|voicemail|vm)"
+    r"\b(?:(?:sent|left|put|wrote|posted)\s+(?:in\s+|you\s+guys\s+|you\s+all\s+|you\s+|y'?all\s+)?(?:a\s+|an\s+)?"
+    r"(?:message|note|e-?mail|voicemail|vm)"
+    r"|(?:uploaded|faxed over|dropped off)\b[^.]{0,80}?\b(?:yesterday|last week|this morning|last night)"
+    r"|confirm (?:that )?you (?:got|received)|did you (?:get|receive) (?:it|my|the|our)"
     r"|messaged(?:\s+you)?\s+(?:yesterday|this|last|earlier|on|about)"
     r"|(?:yesterday|last night|this morning) i (?:send|sent) (?:you )?(?:an? )?(?:e-?mail|message)"
     r"|(?:wrote|messaged|typed) (?:on|in|through) the (?:computer|portal|app|mychart)"

@@ -778,7 +778,7 @@ _RELATIONS = (
     r"wife|husband|son|daughter|mother|mom|mum|father|dad|grandson|granddaughter|grandmother|grandfather"
     r"|grandma|grandpa|brother|sister|child|baby|niece|nephew|aunt|uncle|mother-in-law|father-in-law"
     r"|esposo|esposa|hijo|hija|mama|papa|madre|padre|abuela|abuelo|nieto|nieta|hermano|hermana|nino|nina"
-    r"|daddy|mommy|momma|granny|mamaw|papaw|granddaddy|grandmama"
+    r"|daddy|mommy|momma|granny|mamaw|papaw|granddaddy|grandmama|father in law|mother in law"
 )
 _PUNCTUATION = frozenset({",", ".", ";", ":", "!", "?", "\n", "("})
 # "my father tesfaye ...", "our resident dorothy ruud, r u u d": who the person is, never their name.

@@ -533,3 +533,12 @@ def test_out_of_a_critical_medicine_by_tomorrow(body: str) -> None:
 def test_forms_plans_and_notices_are_read_by_what_they_are(body: str, tag: str) -> None:
     result = said(body)
     assert (result.type, result.urgency) == (tag, "routine")
+
+
+def test_withdrawal_in_a_refill_says_the_patient_is_already_without_it() -> None:
+    refill = said(
+        "He's in early withdrawal, his strips got taken in the sweep. Could the replacement go to Walgreens today?"
+    )
+    assert (refill.type, refill.urgency) == ("medication_refill", "urgent")
+    # told without a refill asked, it is not turned into one
+    assert said("I am in withdrawal from alcohol and shaking, what do I do?").type != "medication_refill"

@@ -297,3 +297,17 @@ def test_a_message_that_says_it_repeats_one_is_that_one_in_other_words() -> None
     match = find_duplicate(candidate_for(said_again, "clinical_urgent"), [earlier])
     assert match is not None and "says_repeat" in match.request_terms
     assert find_duplicate(candidate_for(new_words, "clinical_urgent"), [earlier]) is None
+
+
+def test_follow_up_cues_a_writer_uses() -> None:
+    from careroute.dedup import _SAYS_REPEAT
+    from careroute.identity import fold
+
+    for said in (
+        "she sent you guys a message in portuguese",
+        "My wife uploaded the allergy plan on the portal yesterday. Can you confirm you got it?",
+        "i wrote on the computer this morning about the cholesterol medicine",
+        "yesterday i send email about the bill",
+    ):
+        assert _SAYS_REPEAT.search(fold(said)), said
+    assert not _SAYS_REPEAT.search(fold("please send a message to my daughter when the results are in"))

@@ -184,6 +184,8 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
             )
     if tag in _MAY_BE_A_REFILL:
         out = out_of_critical_medicine(read, hits, context, compiled.critical_classes)
+        if out is not None and out.medicine_class == "withdrawal" and tag != "medication_refill":
+            out = None  # withdrawal told without a refill asked is the clinicians' to read, not a refill
         if out is not None:
             if tag != "medication_refill":
                 # "He is out of the tacrolimus since this morning, he can't miss the dose tonight" asks for

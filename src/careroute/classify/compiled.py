@@ -136,6 +136,8 @@ def compile_rules(rules: ClassifierRules) -> CompiledRules:
     raw.extend(_phrases(OUT_NOW, 0, meds["out_now"]))
     # index 1: said right before the medicine's name ("he has no insulin since Sunday")
     raw.extend(_phrases(OUT_NOW, 1, meds.get("out_before", ())))
+    # index 2: withdrawal, which says the patient is without a medicine whether it is named or not
+    raw.extend(_phrases(OUT_NOW, 2, meds.get("withdrawal", ())))
     raw.extend(_phrases(OUT_LATER, 0, meds["out_later"]))
     for i, name in enumerate(NUMERIC_CONTEXTS):
         raw.extend(_phrases(NUMERIC_CONTEXT, i, numeric[name]))
