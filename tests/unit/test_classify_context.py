@@ -542,3 +542,41 @@ def test_withdrawal_in_a_refill_says_the_patient_is_already_without_it() -> None
     assert (refill.type, refill.urgency) == ("medication_refill", "urgent")
     # told without a refill asked, it is not turned into one
     assert said("I am in withdrawal from alcohol and shaking, what do I do?").type != "medication_refill"
+
+
+@pytest.mark.parametrize(
+    ("body", "tag"),
+    [
+        (
+            "Can you check if it was billed right? I switched from the 70/30 to the 80/20 plan on January 1.",
+            "billing_inquiry",
+        ),
+        (
+            "I need my annual physical scheduled. The chest pain I went to the ER for ended up being reflux, "
+            "it's totally gone.",
+            "appointment_callback",
+        ),
+        (
+            "The school needs the 'Anaphylaxis Emergency Action Plan' form signed for his peanut allergy.",
+            "records_request",
+        ),
+        (
+            "I tested positive for flu Saturday, fever gone since Monday. When can I go back, am I still contagious?",
+            "clinical_question",
+        ),
+    ],
+)
+def test_plans_past_visits_and_return_questions_are_routine(body: str, tag: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (tag, "routine")
+
+
+def test_his_last_pen_of_mealtime_insulin_is_out() -> None:
+    result = said(
+        "he used his last novolog pen this morning and the pharmacy says no refills left", channel="voicemail"
+    )
+    assert (result.type, result.urgency) == ("medication_refill", "urgent")
+
+
+def test_streaks_of_blood_in_a_cough_are_urgent_not_emergent() -> None:
+    assert said("coughing up little streaks of blood the last 2 days with this cough").urgency == "urgent"

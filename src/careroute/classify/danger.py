@@ -307,6 +307,8 @@ def _measured(
         if not word[:1].isdigit():
             continue
         if "/" in word:
+            if any(w in _NOT_A_PAIR_AFTER for w in words[i + 1 : i + 5]):
+                continue  # "the 70/30 plan", "from the 70/30 to the 80/20 plan": coinsurance, not a pressure
             _fraction(word, i, contexts, limits, add)
             continue
         if ":" in word:
@@ -499,6 +501,9 @@ def _infant(
         if is_age and value * weeks <= limits["infant_max_weeks"]:
             return i
     return None
+
+
+_NOT_A_PAIR_AFTER = frozenset({"plan", "plans", "split", "coinsurance", "coverage", "rule", "ratio"})
 
 
 def _phone_piece(words: Sequence[str], i: int) -> bool:
