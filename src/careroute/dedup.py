@@ -560,7 +560,7 @@ def _spanish_form(word: str) -> str | None:
 # "he messaged yesterday afternoon", "I called Monday", "ya mandó mensaje", "I emailed last night".
 _SAYS_REPEAT = re.compile(
     r"\b(?:(?:sent|left|put|wrote|posted)\s+(?:in\s+|you\s+guys\s+|you\s+all\s+|you\s+|y'?all\s+)?(?:a\s+|an\s+)?"
-    r"(?:message|note|e-?mail|voicemail|vm)"
+    r"(?:portal\s+|mychart\s+)?(?:message|msg|note|e-?mail|voicemail|vm)"
     r"|(?:uploaded|faxed over|dropped off)\b[^.]{0,80}?\b(?:yesterday|last week|this morning|last night)"
     r"|confirm (?:that )?you (?:got|received)|did you (?:get|receive) (?:it|my|the|our)"
     r"|messaged(?:\s+you)?\s+(?:yesterday|this|last|earlier|on|about)"

@@ -580,3 +580,46 @@ def test_his_last_pen_of_mealtime_insulin_is_out() -> None:
 
 def test_streaks_of_blood_in_a_cough_are_urgent_not_emergent() -> None:
     assert said("coughing up little streaks of blood the last 2 days with this cough").urgency == "urgent"
+
+
+@pytest.mark.parametrize(
+    ("body", "tag", "urgency"),
+    [
+        (
+            "I'm about to have a stroke trying to use this online scheduler lol. Can someone book Dad Thursdays at 9?",
+            "appointment_callback",
+            "routine",
+        ),
+        (
+            "Dad has been out of his Eliquis since Monday night. He already had one stroke and I'm scared. "
+            "Please send it.",
+            "medication_refill",
+            "urgent",
+        ),
+        (
+            "my defibrillator went off this morning, twice, maybe ten minutes apart. i feel okay now i guess",
+            "clinical_urgent",
+            "emergent",
+        ),
+        (
+            "lo acaban de traer del trabajo, empezó a decir cosas sin sentido, la piel seca, no me reconoce bien",
+            "clinical_urgent",
+            "emergent",
+        ),
+        (
+            "Burning with urination x 3 days; since last night fever 101.6 with chills and pain in the right side "
+            "of her back.",
+            "clinical_urgent",
+            "urgent",
+        ),
+        (
+            "When I walk along the lake path I get a tight band across my chest and feel a bit winded. "
+            "If I stop and sit on a bench it goes away in a couple minutes.",
+            "clinical_urgent",
+            "urgent",
+        ),
+    ],
+)
+def test_round_25_readings(body: str, tag: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (tag, urgency)
