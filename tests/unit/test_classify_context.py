@@ -342,34 +342,6 @@ def test_a_lecture_for_clinicians_reports_no_patient() -> None:
             "phone",
             "clinical_question",
         ),
-    ],
-)
-def test_requests_read_by_what_they_ask(body: str, channel: str, tag: str) -> None:
-    assert said(body, channel=channel).type == tag
-
-
-def test_a_telephone_numbers_digits_are_no_reading() -> None:
-    result = said("Please send my records to Dr. O at Midway Heart Associates, fax 708-555-0140.", channel="email")
-    assert (result.type, result.urgency) == ("records_request", "routine")
-    assert said("heart rate 140 all morning and I feel it pounding").urgency == "urgent"
-
-
-def test_a_low_sugar_with_a_changed_mind_is_severe() -> None:
-    assert said("she is very sleepy now, the sugar machine says fifty one", channel="voicemail").urgency == "emergent"
-    assert said("sugar 52 this morning, I ate and feel fine").urgency == "urgent"
-
-
-def test_a_plan_to_take_everything_tonight_is_an_emergency() -> None:
-    result = said(
-        "I have the rest of the trazodone and a bottle of tequila on the table and it would be easier for "
-        "everybody if I just took all of it tonight."
-    )
-    assert result.urgency == "emergent"
-
-
-@pytest.mark.parametrize(
-    ("body", "channel", "tag"),
-    [
         (
             "necesita la metformina, a la botica la esperanza. ya le quedan poquitas. gracias",
             "voicemail",
@@ -394,8 +366,27 @@ def test_a_plan_to_take_everything_tonight_is_an_emergency() -> None:
         ),
     ],
 )
-def test_more_requests_read_by_what_they_ask(body: str, channel: str, tag: str) -> None:
+def test_requests_read_by_what_they_ask(body: str, channel: str, tag: str) -> None:
     assert said(body, channel=channel).type == tag
+
+
+def test_a_telephone_numbers_digits_are_no_reading() -> None:
+    result = said("Please send my records to Dr. O at Midway Heart Associates, fax 708-555-0140.", channel="email")
+    assert (result.type, result.urgency) == ("records_request", "routine")
+    assert said("heart rate 140 all morning and I feel it pounding").urgency == "urgent"
+
+
+def test_a_low_sugar_with_a_changed_mind_is_severe() -> None:
+    assert said("she is very sleepy now, the sugar machine says fifty one", channel="voicemail").urgency == "emergent"
+    assert said("sugar 52 this morning, I ate and feel fine").urgency == "urgent"
+
+
+def test_a_plan_to_take_everything_tonight_is_an_emergency() -> None:
+    result = said(
+        "I have the rest of the trazodone and a bottle of tequila on the table and it would be easier for "
+        "everybody if I just took all of it tonight."
+    )
+    assert result.urgency == "emergent"
 
 
 def test_confusion_in_plain_words_and_a_gun_in_the_lap() -> None:
