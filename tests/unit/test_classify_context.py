@@ -614,3 +614,11 @@ def test_streaks_of_blood_in_a_cough_are_urgent_not_emergent() -> None:
 def test_round_25_readings(body: str, tag: str, urgency: str) -> None:
     result = said(body)
     assert (result.type, result.urgency) == (tag, urgency)
+
+
+def test_a_named_medicine_out_is_read_even_when_withdrawal_is_said_first() -> None:
+    # a question about withdrawal that names the treatment medicine run out is still an urgent refill
+    result = said(
+        "I'm in early withdrawal and out of my suboxone since Monday. Is it safe to take ibuprofen for the aches?"
+    )
+    assert (result.type, result.urgency) == ("medication_refill", "urgent")

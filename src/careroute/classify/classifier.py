@@ -183,9 +183,9 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
                 Evidence(match.rule_id, read.quote(match.start, match.end), *read.span(match.start, match.end))
             )
     if tag in _MAY_BE_A_REFILL:
-        out = out_of_critical_medicine(read, hits, context, compiled.critical_classes)
-        if out is not None and out.medicine_class == "withdrawal" and tag != "medication_refill":
-            out = None  # withdrawal told without a refill asked is the clinicians' to read, not a refill
+        # Withdrawal told without a refill asked is the clinicians' to read, not a refill.
+        withdrawal = tag == "medication_refill"
+        out = out_of_critical_medicine(read, hits, context, compiled.critical_classes, withdrawal=withdrawal)
         if out is not None:
             if tag != "medication_refill":
                 # "He is out of the tacrolimus since this morning, he can't miss the dose tonight" asks for

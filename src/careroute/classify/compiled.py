@@ -29,6 +29,9 @@ TERMINATOR_NEGATED = "terminator_negated"
 CRITICAL_MED = "critical_med"
 OUT_NOW = "out_now"
 OUT_LATER = "out_later"
+#: How an OUT_NOW phrase relates to the medicine's name: anywhere near it, right before it ("has no
+#: insulin"), or not needed at all (withdrawal says the patient is without something).
+OUT_NEAR, OUT_BEFORE_NAME, OUT_WITHDRAWAL = 0, 1, 2
 NUMERIC_CONTEXT = "numeric_context"
 LAB_CRITICAL_TEXT = "lab_critical_text"
 PA_TODAY = "pa_today"
@@ -133,11 +136,9 @@ def compile_rules(rules: ClassifierRules) -> CompiledRules:
     critical_classes = tuple(meds["critical"])
     for i, name in enumerate(critical_classes):
         raw.extend(_phrases(CRITICAL_MED, i, meds["critical"][name]))
-    raw.extend(_phrases(OUT_NOW, 0, meds["out_now"]))
-    # index 1: said right before the medicine's name ("he has no insulin since Sunday")
-    raw.extend(_phrases(OUT_NOW, 1, meds.get("out_before", ())))
-    # index 2: withdrawal, which says the patient is without a medicine whether it is named or not
-    raw.extend(_phrases(OUT_NOW, 2, meds.get("withdrawal", ())))
+    raw.extend(_phrases(OUT_NOW, OUT_NEAR, meds["out_now"]))
+    raw.extend(_phrases(OUT_NOW, OUT_BEFORE_NAME, meds.get("out_before", ())))
+    raw.extend(_phrases(OUT_NOW, OUT_WITHDRAWAL, meds.get("withdrawal", ())))
     raw.extend(_phrases(OUT_LATER, 0, meds["out_later"]))
     for i, name in enumerate(NUMERIC_CONTEXTS):
         raw.extend(_phrases(NUMERIC_CONTEXT, i, numeric[name]))

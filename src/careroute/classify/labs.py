@@ -197,7 +197,6 @@ class ReportedResult:
     critical: str | None  # the rule id when past a critical limit
 
 
-_BARS = re.compile(r"\|")
 _SPACES = re.compile(r"\s{3,}")
 
 
@@ -264,7 +263,7 @@ def _report_lines(folded: str) -> Iterator[str]:
     table's row is also spaced ("Glucose, serum    574    mg/dL    70-99"), so a spaced row is read whole
     as well as in parts."""
     for row in folded.splitlines():
-        for part in _BARS.split(row):
+        for part in row.split("|"):
             yield part
             cells = _SPACES.split(part)
             if len(cells) > 1:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .compiled import CRITICAL_MED, OUT_LATER, OUT_NOW, Payload
+from .compiled import CRITICAL_MED, OUT_BEFORE_NAME, OUT_LATER, OUT_NOW, OUT_WITHDRAWAL, Payload
 from .context import ContextIndex
 from .normalise import ReadText
 from .phrases import Hit
 
 _BEFORE = 2  # "has no insulin", "has no more of his lantus": the words stand right before the name
-_WITHDRAWAL = 2  # payload index of the withdrawal phrases (compiled.py)
 _REACH = 30  # words between "ran out" and the medicine's name ("my suboxone ... two sentences on ... my last strip")
 
 
@@ -25,29 +24,35 @@ class CriticalOut:
 
 
 def out_of_critical_medicine(
-    read: ReadText, hits: Sequence[Hit[Payload]], context: ContextIndex, classes: Sequence[str]
+    read: ReadText,
+    hits: Sequence[Hit[Payload]],
+    context: ContextIndex,
+    classes: Sequence[str],
+    withdrawal: bool = True,
 ) -> CriticalOut | None:
+    """The critical medicine the patient says they are out of, else None. With ``withdrawal``, a
+    patient said to be in withdrawal counts too when no medicine is named as out (opioid treatment, a
+    benzodiazepine, alcohol: the refill cannot wait); the caller turns it off where no refill was asked."""
     meds = [h for h in hits if h.payload[0] == CRITICAL_MED]
-    for hit in hits:
-        # Withdrawal says the patient is already without the medicine, whichever it is (opioid
-        # treatment, a benzodiazepine, alcohol): the refill cannot wait, named or not.
-        if hit.payload[0] == OUT_NOW and hit.payload[1] == _WITHDRAWAL and context.reading(hit.start, hit.end).counted:
-            return CriticalOut("withdrawal", "", read.quote(hit.start, hit.end), hit.start, hit.end)
-    if not meds:
-        return None
     later = [(h.start, h.end) for h in hits if h.payload[0] == OUT_LATER]
+    in_withdrawal: CriticalOut | None = None
     for hit in hits:
         if hit.payload[0] != OUT_NOW:
             continue
         if any(a < hit.end and hit.start < b for a, b in later):
             continue  # "almost out of", "before I run out": not out yet
-        reading = context.reading(hit.start, hit.end)
-        if reading.category in ("negated", "hypothetical", "historical", "resolved"):
+        if context.reading(hit.start, hit.end).category in ("negated", "hypothetical", "historical", "resolved"):
             continue
-        if hit.payload[1] == _WITHDRAWAL:
+        how = hit.payload[1]
+        if how == OUT_WITHDRAWAL:
+            if withdrawal and in_withdrawal is None:
+                in_withdrawal = CriticalOut("withdrawal", "", read.quote(hit.start, hit.end), hit.start, hit.end)
             continue
         for med in meds:
-            near = 0 <= med.start - hit.end <= _BEFORE if hit.payload[1] == 1 else abs(med.start - hit.start) <= _REACH
+            if how == OUT_BEFORE_NAME:
+                near = 0 <= med.start - hit.end <= _BEFORE
+            else:
+                near = abs(med.start - hit.start) <= _REACH
             if near:
                 return CriticalOut(
                     classes[med.payload[1]],
@@ -56,4 +61,4 @@ def out_of_critical_medicine(
                     hit.start,
                     hit.end,
                 )
-    return None
+    return in_withdrawal
