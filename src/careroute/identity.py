@@ -962,7 +962,10 @@ def _name_before(folded: str, pos: int) -> _Mention | None:
     spelled: list[str] = []
     name: list[str] = []
     skipping = True
-    for w in reversed(tokens):
+    stop = -1  # index in tokens of the word that ended the name
+    for k in range(len(tokens) - 1, -1, -1):
+        w = tokens[k]
+        stop = k
         if not name and len(w) == 1 and w.isalpha() and len(spelled) < 20:
             spelled.append(w)
             continue
@@ -1001,6 +1004,12 @@ def _name_before(folded: str, pos: int) -> _Mention | None:
     name.reverse()
     if not name and not spelled:
         return None
+    if len(name) == 1 and not spelled and stop >= 1 and tokens[stop] == ",":
+        # "REFILL REQUEST for ZEBARI, REBWAR  DOB": a form's family name first, before the comma
+        family = tokens[stop - 1]
+        lead = tokens[stop - 2] if stop >= 2 else "\n"
+        if lead in {"for", "re", ":", "\n"} and family not in _NAME_STOP and family not in _PERSON_WORDS:
+            name = [name[0], family]
     word = "".join(reversed(spelled))
     said: tuple[str, ...] = tuple(name)
     if word and word not in name:  # "tesfaye woldemichael, t e s f a y e" spells a name already said

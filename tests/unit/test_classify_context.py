@@ -622,3 +622,90 @@ def test_a_named_medicine_out_is_read_even_when_withdrawal_is_said_first() -> No
         "I'm in early withdrawal and out of my suboxone since Monday. Is it safe to take ibuprofen for the aches?"
     )
     assert (result.type, result.urgency) == ("medication_refill", "urgent")
+
+
+@pytest.mark.parametrize(
+    ("body", "tag", "urgency"),
+    [
+        # a nosebleed that stops under pressure and comes back is today's; one that will not stop is not
+        (
+            "Her nose has bled off and on since breakfast; pinching stops it, then it starts back up. She takes "
+            "warfarin. Not dizzy at all.",
+            "clinical_urgent",
+            "urgent",
+        ),
+        ("Nosebleed for 40 minutes, pinching the whole time and it is still bleeding.", "clinical_urgent", "emergent"),
+        ("nose keeps bleeding on and off and now he looks pale and lightheaded", "clinical_urgent", "emergent"),
+        # "cannot ... without" says the sign is there
+        ("He can't walk to the mailbox without gasping.", "clinical_urgent", "emergent"),
+        # Spanish: the worst headache of a life, a sudden terrible one
+        ("Dice que es el peor dolor que ha tenido en su vida, en la cabeza.", "clinical_urgent", "emergent"),
+        ("De golpe le vino un dolor de cabeza horrible mientras levantaba pesas.", "clinical_urgent", "emergent"),
+        # words sung or quoted from a title are no sign
+        (
+            "Like the song goes, my heart is breaking in two. Can we move my Friday visit?",
+            "appointment_callback",
+            "routine",
+        ),
+        # the medicine for a reading is not the reading
+        ("Need my sugar pills refilled, glipizide 10, twice a day, at Kroger.", "medication_refill", "routine"),
+        # a question about what to do before calling 911 someday is a question
+        (
+            "My father had a stroke. If I ever had signs of one, should I take aspirin before calling 911?",
+            "clinical_question",
+            "routine",
+        ),
+        # one dose left of a critical medicine is out tomorrow
+        (
+            "She has one pill left of her Keppra, that's tonight's dose. Please send to CVS.",
+            "medication_refill",
+            "urgent",
+        ),
+        ("I've got one pen left of my Lantus, lasts me to next Tuesday.", "medication_refill", "routine"),
+    ],
+)
+def test_round_31_readings(body: str, tag: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (tag, urgency), result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "channel", "tag"),
+    [
+        (
+            "My mom needs a new patient visit; she'll pay cash until her Medicare starts. What is the first opening?",
+            "email",
+            "appointment_callback",
+        ),
+        (
+            "hey it's dale, any chance you got something tomorrow with doctor reyes? my knee again",
+            "voicemail",
+            "appointment_callback",
+        ),
+        (
+            "Annual health assessment. Please complete sections 2-4 (allergies, diet, activity) and sign. Due to the "
+            "county office by 7/1.",
+            "fax",
+            "records_request",
+        ),
+        (
+            "Kidney transplant program: please resume co-management of blood pressure and diabetes; colonoscopy due.",
+            "fax",
+            "referral_packet",
+        ),
+        ("Lakeside Animal Hospital. Canine patient: Rocky. Rabies vaccine given 3/2. Owner: J. Ortiz.", "fax", "other"),
+        (
+            "Urgent care result notification to PCP: rapid strep negative; throat culture sent. Seen 5/12.",
+            "fax",
+            "lab_result_routine",
+        ),
+        (
+            "I sent a question through the portal yesterday about taking doxycycline with milk, no answer yet.",
+            "voicemail",
+            "clinical_question",
+        ),
+    ],
+)
+def test_round_31_requests(body: str, channel: str, tag: str) -> None:
+    result = said(body, channel)
+    assert result.type == tag, result.reasons

@@ -470,3 +470,17 @@ def test_a_surname_broken_in_the_middle_and_daddy_as_a_relation() -> None:
     assert identity.given == "otis"
     chart = an_item("refill", "portal", name="Otis Watkins", dob="1944-11-19")
     assert match_patient(identity, extract_identity(chart)).score >= 0.6
+
+
+def test_a_pharmacy_form_names_the_family_first_before_the_date_of_birth() -> None:
+    item = an_item(
+        "REFILL REQUEST for OYELARAN, BISI   DOB 07/22/1971\nlisinopril 20 mg, qty 90. Patient states 3 days left.",
+        "fax",
+    )
+    identity = extract_identity(item)
+    assert identity.given == "bisi" and identity.family == ("oyelaran",)
+    chart = an_item("refill", "portal", name="Bisi Oyelaran", dob="1971-07-22")
+    assert match_patient(identity, extract_identity(chart)).score >= 0.6
+    # a caller who says her own name after a comma is not turned around
+    spoken = extract_identity(an_item("hi this is jo, mary vance, date of birth may 5 1950", "voicemail"))
+    assert spoken.family != ("jo",)

@@ -66,6 +66,11 @@ _AGE_FILLERS = frozenset({"like", "about", "almost", "only", "just", "barely"})
 _NOT_AN_AGE = frozenset(
     {"ago", "later", "before", "after", "since", "now", "from", "until", "of", "pregnant", "along", "embarazada"}
 )
+# "sugar pill", "pressure medicine": a reading's word naming the medicine for it.
+_MEDICINE_NOUNS = frozenset(
+    {"pill", "pills", "medicine", "medicines", "meds", "med", "medication", "medications", "tablet", "tablets"}
+    | {"shot", "shots", "prescription", "script", "refill", "pastilla", "pastillas", "medicina", "medicamento"}
+)
 # A number followed by one of these is a dose, a count or a time, never a vital sign.
 _NOT_A_READING = frozenset(
     {
@@ -371,6 +376,8 @@ def _measured(
                     add("danger.fever_with_risk", "urgent", start, i + 1, detail + " with a risk factor")
             continue
         glucose = _near(contexts, "glucose_words", i, 8, 1)
+        if glucose is not None and glucose + 1 < n and words[glucose + 1] in _MEDICINE_NOUNS:
+            glucose = None  # "the sugar pill, metformin 1000": the medicine for sugar, not a reading
         if glucose is not None and 10 <= value <= 1500:
             start = min(glucose, i)
             if value < limits["glucose_very_low"] or (
