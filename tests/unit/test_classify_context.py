@@ -709,3 +709,83 @@ def test_round_31_readings(body: str, tag: str, urgency: str) -> None:
 def test_round_31_requests(body: str, channel: str, tag: str) -> None:
     result = said(body, channel)
     assert result.type == tag, result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "tag", "urgency"),
+    [
+        # thoughts of death told by the family, with a gun at hand
+        (
+            "My son keeps saying we'd be better off without him. He's been sitting in his truck with his rifle.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        ("She says sometimes we'd be better off without her. No plan, she says.", "clinical_urgent", "urgent"),
+        # a missed dialysis with fluid on the lungs
+        (
+            "Missed dialysis Friday, now he can't lay flat and sleeps sitting up in his chair.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # a hedge on a colour is no doubt about the sign
+        (
+            "her breathing is awful, she can't finish a sentence and her lips are sort of grayish",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # an event the writer dates from, and a year, are history
+        (
+            "Since my stroke in 2019 I've used a cane. Can I get a handicap placard form filled out?",
+            "records_request",
+            "routine",
+        ),
+        ("I had a stent in 2020 after my heart attack. Is ibuprofen OK with Plavix?", "clinical_question", "routine"),
+        # a talk on how to recognise a sign reports no patient's
+        ("Could a nurse give a talk at our church on how to recognize a stroke?", "other", "routine"),
+        # a Spanish infant's age said with a filler, a fever read from the thermometer
+        (
+            "mi niña tiene como cinco semanas y le puse el termómetro y salió cien punto seis",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # took the last capsules of a transplant medicine
+        (
+            "I took my last two capsules of tacrolimus this morning, the pharmacy can't fill it.",
+            "medication_refill",
+            "urgent",
+        ),
+    ],
+)
+def test_round_27_readings(body: str, tag: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (tag, urgency), result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "channel", "tag"),
+    [
+        ("How much is a sports physical if we pay cash? I'll book once I know.", "email", "billing_inquiry"),
+        ("bueno, es la llantera? necesito cuatro llantas para mi troca", "voicemail", "other"),
+        ("Do we need any shots before we go to Peru in July? Nobody is sick.", "portal", "clinical_question"),
+        (
+            "My work sent my FMLA papers over yesterday. Can the doctor fill them out? "
+            "Let me know if I need to come in.",
+            "portal",
+            "records_request",
+        ),
+        (
+            "Care Transitions - Discharge Referral. Patient discharged 3/1 after CHF exacerbation. Please confirm the "
+            "appointment.",
+            "fax",
+            "referral_packet",
+        ),
+        (
+            "MONTHLY LABORATORY SUMMARY (copy to PCP). Hgb 10.9 (L), K 5.0. No action requested; for your records.",
+            "fax",
+            "lab_result_routine",
+        ),
+    ],
+)
+def test_round_27_requests(body: str, channel: str, tag: str) -> None:
+    result = said(body, channel)
+    assert result.type == tag, result.reasons

@@ -318,3 +318,31 @@ def test_an_inr_reported_in_inr_units_is_read_against_its_limit() -> None:
         metadata={"test": "Prothrombin time / INR", "value": "7.8", "units": "INR", "reference_range": "0.9-1.1"},
     )
     assert classify(item, default_rules()).type == "lab_result_urgent"
+
+
+def test_a_pharmacy_saying_out_of_medication_means_the_drug_it_named() -> None:
+    body = (
+        "SPECIALTY PHARMACY - PRESCRIPTION REQUEST\nMedication: mycophenolate 500 mg tablet, 2 tabs twice daily, "
+        "qty 120\nPrevious prescriber: University Transplant Clinic. Prescriber of record changed to Dr. Ruiz.\n"
+        "Patient states he is OUT of medication since last night. Please send a new Rx today."
+    )
+    item = InboundItem("fax", "f-1", datetime.fromisoformat("2027-02-10T09:00:00-06:00"), body)
+    result = classify(item, RULES)
+    assert (result.type, result.urgency) == ("medication_refill", "urgent"), result.reasons
+    # the generic word needs a critical medicine named somewhere
+    item = InboundItem(
+        "fax", "f-2", datetime.fromisoformat("2027-02-10T09:00:00-06:00"), body.replace("mycophenolate", "atorvastatin")
+    )
+    assert classify(item, RULES).urgency == "routine"
+
+
+def test_a_visit_note_sentence_that_starts_with_a_point_of_care_inr() -> None:
+    body = (
+        "HOME HEALTH - SKILLED NURSING VISIT NOTE\nPOINT-OF-CARE INR\nVisit 03/02/2027 08:10. INR (CoaguChek): 6.1"
+        "   Goal range 2.0-3.0\nWarfarin 7.5 mg daily. Please advise dosing."
+    )
+    item = InboundItem("fax", "f-3", datetime.fromisoformat("2027-03-02T11:00:00-06:00"), body)
+    result = classify(item, RULES)
+    assert (result.type, result.urgency) == ("lab_result_urgent", "urgent"), result.reasons
+    in_range = InboundItem("fax", "f-4", item.received_at, body.replace("6.1", "2.6"))
+    assert classify(in_range, RULES).type != "lab_result_urgent"

@@ -61,7 +61,7 @@ _AGE_VERBS = frozenset({"tiene", "cumple", "cumplio", "cumplira"})
 _AGE_SUBJECTS = frozenset({"he", "she", "baby", "bebe"})
 # "my son 5 weeks", "our son is 6 weeks": the English noun comes after one of these.
 _SON_OWNERS = frozenset({"my", "our", "his", "her", "your", "their", "the", "a", "baby", "newborn", "little", "infant"})
-_AGE_FILLERS = frozenset({"like", "about", "almost", "only", "just", "barely"})
+_AGE_FILLERS = frozenset({"like", "about", "almost", "only", "just", "barely", "como", "casi", "apenas", "solo"})
 # "my son 5 weeks ago", "two weeks later": a time, not an age.
 _NOT_AN_AGE = frozenset(
     {"ago", "later", "before", "after", "since", "now", "from", "until", "of", "pregnant", "along", "embarazada"}
@@ -494,10 +494,10 @@ def _infant(
         after = words[i + 2] if i + 2 < n else ""
         # "3 weeks old", "my son 5 weeks", "my baby Lina is 7 weeks": an infant noun a few words before, in
         # the same sentence ("I am 34 weeks" is a pregnancy, and names no infant).
-        said_with_verb = i > 0 and words[i - 1] in _AGE_VERBS  # "tiene seis semanas"
         k = i - 1
         while k >= 0 and words[k] in _AGE_FILLERS:
             k -= 1
+        said_with_verb = k >= 0 and words[k] in _AGE_VERBS  # "tiene seis semanas", "tiene como seis semanas"
         # "he is like nine weeks": he or she, "is", then the age
         said_with_verb = said_with_verb or (k >= 1 and words[k] == "is" and words[k - 1] in _AGE_SUBJECTS)
         infant_before = any(

@@ -183,7 +183,8 @@ _TEST_LABEL = re.compile(
 _RESULT_LABEL = re.compile(r"^\s*(?:result|value|results)\s*:\s*")
 #: Words a lab report says of itself; one result line needs one of them to be read as a report.
 _REPORT_WORDS = re.compile(
-    r"\b(?:lab|laboratory|collected|specimen|accession|result|results|reference|resulted|reported|ordering)\b"
+    r"\b(?:lab|laboratory|collected|specimen|accession|result|results|reference|resulted|reported|ordering"
+    r"|point-of-care|point of care|poc|coaguchek|fingerstick|goal range|target range|therapeutic range)\b"
 )
 
 
@@ -198,6 +199,9 @@ class ReportedResult:
 
 
 _SPACES = re.compile(r"\s{3,}")
+#: words that may follow a value without being its units
+_NOT_UNITS = frozenset({"goal", "target", "therapeutic", "normal", "range", "ref", "reference", "expected", "desired"})
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)])\.\s+(?=[a-z])")
 
 
 def read_report_lines(text: str, labs: Mapping[str, Any]) -> list[ReportedResult]:
@@ -237,6 +241,9 @@ def read_report_lines(text: str, labs: Mapping[str, Any]) -> list[ReportedResult
         known_units = entry is not None and any(
             units in {_units(u) for u in lim["units"]} for lim in entry.get("limits", ())
         )
+        if entry is not None and not known_units and units in _NOT_UNITS:
+            units = ""  # "INR: 7.4   Goal range 2.0-3.0": the word after the value starts the range
+            known_units = any("" in {_units(u) for u in lim["units"]} for lim in entry.get("limits", ()))
         ranged = bool(_RANGE.match(tail) or _REFERENCE.match(tail))
         if entry is None and not (ranged and m.group("sep").strip()):
             continue  # a test the table does not know is a result only as "NAME .... 71.4 sec (9.6 - 11.8)"
@@ -268,6 +275,10 @@ def _report_lines(folded: str) -> Iterator[str]:
             cells = _SPACES.split(part)
             if len(cells) > 1:
                 yield from cells
+            # a visit note's sentence that starts with the result: "Visit 02/10 07:20. INR (CoaguChek): 7.4"
+            sentences = _SENTENCE_END.split(part)
+            if len(sentences) > 1:
+                yield from sentences[1:]
 
 
 def _past_limit(entry: Mapping[str, Any] | None, value: float, units: str) -> tuple[str, Any] | None:

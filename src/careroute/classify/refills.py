@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .compiled import CRITICAL_MED, OUT_BEFORE_NAME, OUT_LATER, OUT_NOW, OUT_WITHDRAWAL, Payload
+from .compiled import CRITICAL_MED, OUT_BEFORE_NAME, OUT_LATER, OUT_NEAR, OUT_NOW, OUT_WITHDRAWAL, Payload
 from .context import ContextIndex
 from .normalise import ReadText
 from .phrases import Hit
 
 _BEFORE = 2  # "has no insulin", "has no more of his lantus": the words stand right before the name
 _REACH = 30  # words between "ran out" and the medicine's name ("my suboxone ... two sentences on ... my last strip")
+# "Patient reports she is OUT of medication": a generic word stands for the medicine the message names,
+# however far up (a pharmacy's form puts the drug line first and the patient's report last).
+_GENERIC = frozenset({"medication", "medications", "medicine", "medicines", "meds", "med", "rx", "prescription"})
+_GENERIC_AFTER = 3  # "out of her medication", "out of the medicine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +52,12 @@ def out_of_critical_medicine(
             if withdrawal and in_withdrawal is None:
                 in_withdrawal = CriticalOut("withdrawal", "", read.quote(hit.start, hit.end), hit.start, hit.end)
             continue
+        generic = how == OUT_NEAR and any(w in _GENERIC for w in read.words[hit.end : hit.end + _GENERIC_AFTER])
         for med in meds:
             if how == OUT_BEFORE_NAME:
                 near = 0 <= med.start - hit.end <= _BEFORE
             else:
-                near = abs(med.start - hit.start) <= _REACH
+                near = generic or abs(med.start - hit.start) <= _REACH
             if near:
                 return CriticalOut(
                     classes[med.payload[1]],
