@@ -789,3 +789,99 @@ def test_round_27_readings(body: str, tag: str, urgency: str) -> None:
 def test_round_27_requests(body: str, channel: str, tag: str) -> None:
     result = said(body, channel)
     assert result.type == tag, result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "tag", "urgency"),
+    [
+        # a critical medicine finished, taken to the last, empty, or out after this morning's dose
+        ("she finished the lantus saturday night and the pharmacy needs the doctor", "medication_refill", "urgent"),
+        ("Took my last Keppra this morning. The pharmacy says no refills left.", "medication_refill", "urgent"),
+        ("His insulin pen is empty and the spare is empty too. Please send today.", "medication_refill", "urgent"),
+        # out of a place is not out of a medicine
+        (
+            "When they let me out of the hospital they started me on Eliquis. Can I still take my fish oil?",
+            "clinical_question",
+            "routine",
+        ),
+        # bleeding through rags while pressure is held
+        (
+            "Cut my hand on a saw, held pressure for half an hour and it's soaked through two rags, still dripping.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # a swollen calf with chest pain on breathing in
+        (
+            "My calf has been swollen for days and now I get a sharp pain in my chest when I breathe in.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        (
+            "there's a little blood in his spit every morning and he's been sweating at night",
+            "clinical_urgent",
+            "urgent",
+        ),
+        # a week of pills taken at once
+        (
+            "Grandpa's pill box for the week is empty, he took all of it this morning and he's very dizzy.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # nobody, people in general, a risk, a day gone by
+        (
+            "Can I take Tylenol with NyQuil or is that how people overdose? Nobody is having trouble breathing.",
+            "clinical_question",
+            "routine",
+        ),
+        (
+            "His cardiologist says he's at higher risk for a stroke. What signs should I watch for?",
+            "clinical_question",
+            "routine",
+        ),
+        (
+            "Mom was in the Mercy ER last Thursday for chest pain, it was reflux. Can we book her follow-up?",
+            "appointment_callback",
+            "routine",
+        ),
+        # exertional chest tightness that made him stop, then passed: new angina, seen today
+        (
+            "Walking up from the parking lot I got a tight band across my chest and had to stop and lean on the "
+            "car, then it went away.",
+            "clinical_urgent",
+            "urgent",
+        ),
+    ],
+)
+def test_round_26_readings(body: str, tag: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (tag, urgency), result.reasons
+
+
+def test_a_normal_temperature_said_of_a_young_infant_is_no_fever() -> None:
+    result = said("My baby is 3 weeks old and her temp today was 98.6 rectal. When should I call you?")
+    assert not any(r.startswith("danger.infant_fever") for r in result.reasons), result.reasons
+    febrile = said("My baby is 3 weeks old and her temp today was 100.6 rectal.")
+    assert febrile.urgency == "emergent", febrile.reasons
+    feels_hot = said("My baby is 3 weeks old and she feels hot.")
+    assert feels_hot.urgency == "emergent", feels_hot.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "channel", "tag"),
+    [
+        ("hey mama it's me, running late from work, tell the kids to start dinner", "voicemail", "other"),
+        (
+            "Doc said take my lisinopril in the morning. I sleep days. Does it matter what time I take it?",
+            "portal",
+            "clinical_question",
+        ),
+        (
+            "my grandson set it up for me. I need my thyroid pill and the atorvastatin at CVS.",
+            "voicemail",
+            "medication_refill",
+        ),
+    ],
+)
+def test_round_26_requests(body: str, channel: str, tag: str) -> None:
+    result = said(body, channel)
+    assert result.type == tag, result.reasons

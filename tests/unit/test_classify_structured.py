@@ -346,3 +346,14 @@ def test_a_visit_note_sentence_that_starts_with_a_point_of_care_inr() -> None:
     assert (result.type, result.urgency) == ("lab_result_urgent", "urgent"), result.reasons
     in_range = InboundItem("fax", "f-4", item.received_at, body.replace("6.1", "2.6"))
     assert classify(in_range, RULES).type != "lab_result_urgent"
+
+
+def test_a_rescue_inhaler_is_critical_only_beside_its_need() -> None:
+    def read(body: str) -> Classification:
+        item = InboundItem("portal", "p-1", datetime.fromisoformat("2027-01-12T10:00:00-05:00"), body)
+        return classify(item, RULES)
+
+    coughing = read("Her albuterol inhaler is empty and she's started coughing. Can you send a refill to CVS today?")
+    assert (coughing.type, coughing.urgency) == ("medication_refill", "urgent"), coughing.reasons
+    well = read("He finished his albuterol inhaler last week. He's totally fine, no wheezing. Please send a new one.")
+    assert (well.type, well.urgency) == ("medication_refill", "routine"), well.reasons

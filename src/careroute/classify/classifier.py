@@ -185,7 +185,9 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
     if tag in _MAY_BE_A_REFILL:
         # Withdrawal told without a refill asked is the clinicians' to read, not a refill.
         withdrawal = tag == "medication_refill"
-        out = out_of_critical_medicine(read, hits, context, compiled.critical_classes, withdrawal=withdrawal)
+        out = out_of_critical_medicine(
+            read, hits, context, compiled.critical_classes, withdrawal=withdrawal, gated=compiled.critical_gated
+        )
         if out is not None:
             if tag != "medication_refill":
                 # "He is out of the tacrolimus since this morning, he can't miss the dose tonight" asks for

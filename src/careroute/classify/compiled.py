@@ -27,6 +27,8 @@ NOT_A_SIGN = "not_a_sign"
 TERMINATOR = "terminator"
 TERMINATOR_NEGATED = "terminator_negated"
 CRITICAL_MED = "critical_med"
+#: A symptom that makes a `critical_when` medicine critical in this message ("a little cough" and no albuterol)
+CRITICAL_NEED = "critical_need"
 OUT_NOW = "out_now"
 OUT_LATER = "out_later"
 #: How an OUT_NOW phrase relates to the medicine's name: anywhere near it, right before it ("has no
@@ -78,6 +80,7 @@ class CompiledRules:
     matcher: PhraseMatcher[Payload]
     triggers: tuple[Trigger, ...]
     critical_classes: tuple[str, ...]
+    critical_gated: frozenset[int]  # indexes of the `critical_when` classes
     numeric: Mapping[str, float]
     labs: Mapping[str, Any]
     prior_auth: Mapping[str, Any]
@@ -133,9 +136,14 @@ def compile_rules(rules: ClassifierRules) -> CompiledRules:
     raw.extend(_phrases(NOT_A_SIGN, 0, context.get("not_a_sign", ())))
     raw.extend(_phrases(TERMINATOR, 0, context["terminators"].get("all", ())))
     raw.extend(_phrases(TERMINATOR_NEGATED, 0, context["terminators"].get("negated", ())))
-    critical_classes = tuple(meds["critical"])
+    when = meds.get("critical_when", {})
+    critical_classes = (*meds["critical"], *when)
     for i, name in enumerate(critical_classes):
-        raw.extend(_phrases(CRITICAL_MED, i, meds["critical"][name]))
+        if name in when:
+            raw.extend(_phrases(CRITICAL_MED, i, when[name]["names"]))
+            raw.extend(_phrases(CRITICAL_NEED, i, when[name]["with"]))
+        else:
+            raw.extend(_phrases(CRITICAL_MED, i, meds["critical"][name]))
     raw.extend(_phrases(OUT_NOW, OUT_NEAR, meds["out_now"]))
     raw.extend(_phrases(OUT_NOW, OUT_BEFORE_NAME, meds.get("out_before", ())))
     raw.extend(_phrases(OUT_NOW, OUT_WITHDRAWAL, meds.get("withdrawal", ())))
@@ -168,6 +176,7 @@ def compile_rules(rules: ClassifierRules) -> CompiledRules:
         ),
         triggers=tuple(triggers),
         critical_classes=critical_classes,
+        critical_gated=frozenset(i for i, name in enumerate(critical_classes) if name in when),
         numeric={k: float(v) for k, v in numeric.items() if isinstance(v, int | float)},
         labs=lex["labs"],
         prior_auth=pa,

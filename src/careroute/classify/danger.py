@@ -66,6 +66,11 @@ _AGE_FILLERS = frozenset({"like", "about", "almost", "only", "just", "barely", "
 _NOT_AN_AGE = frozenset(
     {"ago", "later", "before", "after", "since", "now", "from", "until", "of", "pregnant", "along", "embarazada"}
 )
+# Words for taking a temperature, which alone say nothing of a fever.
+_MEASURING_WORDS = frozenset(
+    {"temp", "temps", "temperature", "thermometer", "termometro", "temperatura", "degrees", "degree", "grados"}
+    | {"rectal", "rectally", "axillary", "oral", "orally", "tympanic", "forehead", "armpit"}
+)
 # "sugar pill", "pressure medicine": a reading's word naming the medicine for it.
 _MEDICINE_NOUNS = frozenset(
     {"pill", "pills", "medicine", "medicines", "meds", "med", "medication", "medications", "tablet", "tablets"}
@@ -307,6 +312,7 @@ def _measured(
             infant = contexts["temperature_words"][0][0]
             by_birth = " (by date of birth)"
     fever_seen = False
+    temperature_read = False  # a temperature was said as a number (a normal one says there is no fever)
     n = len(words)
     for i, word in enumerate(words):
         if not word[:1].isdigit():
@@ -365,6 +371,7 @@ def _measured(
         ):
             fahrenheit = value if value >= 95 else value * 9 / 5 + 32
             start = min(temp, i)
+            temperature_read = True
             if fahrenheit >= limits["fever_f"]:
                 fever_seen = True
                 detail = f"temperature {word}"
@@ -418,9 +425,12 @@ def _measured(
             and value <= 10
         ):
             add("danger.severe_pain", "urgent", i, i + 4, f"pain {word} out of 10")
-    if infant is not None and not fever_seen:
-        # "my 3 week old feels hot / has a fever" with no number is still a febrile young infant.
+    if infant is not None and not fever_seen and not temperature_read:
+        # "my 3 week old feels hot / has a fever" with no number is still a febrile young infant; "temp",
+        # "thermometer" or "rectal" alone name the measuring, not a fever.
         for start, end in contexts.get("temperature_words", ()):
+            if words[start] in _MEASURING_WORDS and end - start == 1:
+                continue
             if sentence[start] == sentence[infant] or abs(start - infant) <= 12:
                 add("danger.infant_fever", "emergent", start, end, "fever in a young infant" + by_birth)
                 break

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .compiled import CRITICAL_MED, OUT_BEFORE_NAME, OUT_LATER, OUT_NEAR, OUT_NOW, OUT_WITHDRAWAL, Payload
+from .compiled import (
+    CRITICAL_MED,
+    CRITICAL_NEED,
+    OUT_BEFORE_NAME,
+    OUT_LATER,
+    OUT_NEAR,
+    OUT_NOW,
+    OUT_WITHDRAWAL,
+    Payload,
+)
 from .context import ContextIndex
 from .normalise import ReadText
 from .phrases import Hit
@@ -33,11 +42,19 @@ def out_of_critical_medicine(
     context: ContextIndex,
     classes: Sequence[str],
     withdrawal: bool = True,
+    gated: frozenset[int] = frozenset(),
 ) -> CriticalOut | None:
     """The critical medicine the patient says they are out of, else None. With ``withdrawal``, a
     patient said to be in withdrawal counts too when no medicine is named as out (opioid treatment, a
-    benzodiazepine, alcohol: the refill cannot wait); the caller turns it off where no refill was asked."""
+    benzodiazepine, alcohol: the refill cannot wait); the caller turns it off where no refill was asked.
+    ``gated`` names the classes that are critical only beside their need (`critical_when`)."""
     meds = [h for h in hits if h.payload[0] == CRITICAL_MED]
+    if gated and any(h.payload[1] in gated for h in meds):
+        # a `critical_when` medicine counts only beside its need, said as happening now
+        needed = {
+            h.payload[1] for h in hits if h.payload[0] == CRITICAL_NEED and context.reading(h.start, h.end).counted
+        }
+        meds = [h for h in meds if h.payload[1] not in gated or h.payload[1] in needed]
     later = [(h.start, h.end) for h in hits if h.payload[0] == OUT_LATER]
     in_withdrawal: CriticalOut | None = None
     for hit in hits:
