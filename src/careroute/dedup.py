@@ -613,6 +613,21 @@ def _meta(item: InboundItem, key: str) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
+#: A sentence that says a request was done ("the thyroid one came through, thank you").
+_DONE = re.compile(
+    r"\b(?:came through|went through|got it|got them|picked (?:it|them) up|was filled|were filled|was sent"
+    r"|thank you for sending|thanks for sending|already got|already have it|came in fine)\b"
+)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
+
+
+def _without_done(folded: str) -> str:
+    """The text without its sentences about a request already done (all of it if nothing else is left)."""
+    kept = [s for s in _SENTENCE.findall(folded) if not _DONE.search(s)]
+    rest = "".join(kept)
+    return rest if rest.strip() else folded
+
+
 def request_facts(item: InboundItem, type: str, *, folded: str | None = None) -> RequestFacts:
     """The terms that say what an item asks for, read once at intake.
 
@@ -621,7 +636,9 @@ def request_facts(item: InboundItem, type: str, *, folded: str | None = None) ->
     if folded is None:
         folded = fold(item.text)
     meta_item = _meta(item, "item")
-    medicines = find_medicines(folded + (" " + fold(meta_item) if meta_item else ""))
+    # A refill that thanks for one medicine and asks for another asks for the other one only.
+    asked = _without_done(folded) if type == R_TYPE else folded
+    medicines = find_medicines(asked + (" " + fold(meta_item) if meta_item else ""))
     strengths = frozenset(f"{float(n):g} {u.rstrip('s')}" for n, u in _STRENGTH.findall(folded))
     test = _meta(item, "test")
     lab_tests = frozenset({re.sub(r"[^a-z0-9]+", " ", fold(test)).strip()}) if test else frozenset()
@@ -644,7 +661,7 @@ def request_facts(item: InboundItem, type: str, *, folded: str | None = None) ->
     appointment = type == "appointment_callback"
     classes: set[str] = set()
     if type == R_TYPE:
-        classes = {_CLASS_WORDS[m.group(1)] for m in _CLASS_PATTERN.finditer(folded)}
+        classes = {_CLASS_WORDS[m.group(1)] for m in _CLASS_PATTERN.finditer(asked)}
     elif clinical:
         # In a clinical message "blood pressure" is mostly a reading, not a medicine: only
         # "her pressure pill", "the sugar medicine" name one.

@@ -885,3 +885,107 @@ def test_a_normal_temperature_said_of_a_young_infant_is_no_fever() -> None:
 def test_round_26_requests(body: str, channel: str, tag: str) -> None:
     result = said(body, channel)
     assert result.type == tag, result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "tag", "urgency"),
+    [
+        # tonight's dose and then nothing; the last strip, said long after the medicine's name
+        (
+            "My tacrolimus comes by mail and the box never came because of the snow. I have tonight's dose and "
+            "after that I have nothing. Could you send a few days to the local pharmacy?",
+            "medication_refill",
+            "urgent",
+        ),
+        (
+            "this is jake, i'm on the suboxone, the strips. my old doctor retired and the clinic said to call you, "
+            "i had my intake last month and the pharmacy gave me an emergency supply on friday because of the "
+            "insurance thing, and i took the last strip this morning. please call me back",
+            "medication_refill",
+            "urgent",
+        ),
+        # out of the garden is not out of the warfarin
+        (
+            "I eat a lot of kale out of the garden in spring. Do I need to cut back with the warfarin?",
+            "clinical_question",
+            "routine",
+        ),
+        # a weight on the chest; a kick to the head with vomiting
+        (
+            "He said it felt like a cow was standing on his chest and he went grey and sweaty.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        (
+            "The horse kicked him in the side of the head, he was out cold maybe a minute and now he's vomiting.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # a rifle loaded on the table and the family better off with the insurance
+        (
+            "I loaded the deer rifle and it's on the kitchen table. The kids would be better off with the insurance "
+            "money than with me.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # a toddler in a pill box, with a birth date said first
+        (
+            "my grandson, birthday may third twenty twenty four, he got into grandma's pill box. what do we do?",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # chest tightness forking hay that lets up when he stops: seen today
+        (
+            "Forking hay in the cold I get a tightness across the chest and have to stop a minute, then it lets up.",
+            "clinical_urgent",
+            "urgent",
+        ),
+        # the signs to watch for
+        (
+            "Since his TIA years ago I keep meaning to ask: what exactly are the signs of a stroke I should watch for?",
+            "clinical_question",
+            "routine",
+        ),
+    ],
+)
+def test_round_28_readings(body: str, tag: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (tag, urgency), result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "channel", "tag"),
+    [
+        (
+            "WHOLESALE PRICING on rapid tests, as low as $3.90/test with case pricing. "
+            "Fax back today to lock in price.",
+            "fax",
+            "other",
+        ),
+        (
+            "The knee shot in October helped. Can I get on the schedule for another one? Mornings are best.",
+            "portal",
+            "appointment_callback",
+        ),
+        (
+            "My balance was sent to collections but I paid by check in December and it cleared my bank.",
+            "email",
+            "billing_inquiry",
+        ),
+        (
+            "Secure message via Direct - Area Agency on Aging. Ms. Ortiz lives alone, two falls; please contact her "
+            "to schedule a new-patient visit.",
+            "email",
+            "referral_packet",
+        ),
+        (
+            "Free webinar: recognizing stroke and chest pain in rural communities. Register at example.org. You "
+            "received this because you attended a past event.",
+            "email",
+            "other",
+        ),
+    ],
+)
+def test_round_28_requests(body: str, channel: str, tag: str) -> None:
+    result = said(body, channel)
+    assert result.type == tag, result.reasons

@@ -311,3 +311,13 @@ def test_follow_up_cues_a_writer_uses() -> None:
     ):
         assert _SAYS_REPEAT.search(fold(said)), said
     assert not _SAYS_REPEAT.search(fold("please send a message to my daughter when the results are in"))
+
+
+def test_a_refill_that_thanks_for_one_medicine_and_asks_for_another_is_a_new_request() -> None:
+    first = an_item("p1", 0, "I need my thyroid pill sent to the pharmacy please.", ALICE)
+    second = an_item(
+        "p2", 30, "The thyroid one came through, thank you. Now I need the atorvastatin 40 refilled too.", ALICE
+    )
+    assert replay((first, R), (second, R)) == [None, None]
+    again = an_item("p3", 31, "Just checking on my thyroid pill, the pharmacy has nothing yet.", ALICE)
+    assert replay((first, R), (again, R)) == [None, "p1"]

@@ -35,6 +35,10 @@ _FIRST_YEAR = 1900
 #: date before it. "pain 10/10" and "8/10" are scores, "150/90" a pressure.
 _SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?")
 _DATE_WORDS = frozenset({"on", "after", "dated", "from", "of", "el", "le", "du"})
+#: A year said in a date of birth ("birthday june eleventh twenty twenty four").
+_BIRTH_WORDS = frozenset(
+    {"birthday", "born", "dob", "birth", "birthdate", "nacio", "naci", "nacimiento", "cumpleanos", "ne"}
+)
 #: "since 01/12" says it is still going on.
 _ONGOING_FROM = frozenset({"since", "desde", "depuis"})
 
@@ -79,6 +83,8 @@ class ContextIndex:
         if isinstance(this_year, int):
             for i, word in enumerate(read.words):
                 past_year = len(word) == 4 and word.isdigit() and _FIRST_YEAR <= int(word) < this_year
+                if past_year and any(w in _BIRTH_WORDS for w in read.words[max(0, i - 5) : i]):
+                    continue  # "birthday june 11 2024, he got into ...": a birth date dates no sign
                 if past_year or (today is not None and "/" in word and _past_day(read.words, i, today)):
                     self._past_years.append(i)
         self._triggers = compiled.triggers

@@ -21,10 +21,29 @@ from .phrases import Hit
 
 _BEFORE = 2  # "has no insulin", "has no more of his lantus": the words stand right before the name
 _REACH = 30  # words between "ran out" and the medicine's name ("my suboxone ... two sentences on ... my last strip")
+# One critical medicine named, of one class: a long story between its name and "I took the last strip" still
+# tells of it (a caller names the medicine first and what happened last).
+_REACH_ONE_MEDICINE = 90
+# Everyday words that say "out" of many things ("when I'm out all day"): near the name only.
+_SHORT_REACH = frozenset(
+    {"am out", "i am out", "out of", "all out", "without my", "without his", "without her", "he is out", "she is out"}
+)
 # "Patient reports she is OUT of medication": a generic word stands for the medicine the message names,
 # however far up (a pharmacy's form puts the drug line first and the patient's report last).
 _GENERIC = frozenset({"medication", "medications", "medicine", "medicines", "meds", "med", "rx", "prescription"})
 _GENERIC_AFTER = 3  # "out of her medication", "out of the medicine"
+
+
+_OUT_OF_OBJECTS = _GENERIC | {"pills", "pill", "tablets", "tabs", "doses", "dose", "pens", "pen", "strips", "films"}
+_OUT_OF_OBJECTS |= {"vials", "patches", "refills", "supply", "them", "insulin", "inhaler", "injections", "shots"}
+_OUT_OF_LOOK = 3  # "out of my seizure medicine", "out of her lantus"
+
+
+def _names_a_medicine(read: ReadText, meds: Sequence[Hit[Payload]], at: int) -> bool:
+    """Whether the words right after "out of" name a medicine (or stand for one)."""
+    if any(at <= m.start < at + _OUT_OF_LOOK for m in meds):
+        return True
+    return any(w in _OUT_OF_OBJECTS for w in read.words[at : at + _OUT_OF_LOOK])
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +74,7 @@ def out_of_critical_medicine(
             h.payload[1] for h in hits if h.payload[0] == CRITICAL_NEED and context.reading(h.start, h.end).counted
         }
         meds = [h for h in meds if h.payload[1] not in gated or h.payload[1] in needed]
+    reach = _REACH_ONE_MEDICINE if len({h.payload[1] for h in meds}) == 1 else _REACH
     later = [(h.start, h.end) for h in hits if h.payload[0] == OUT_LATER]
     in_withdrawal: CriticalOut | None = None
     for hit in hits:
@@ -65,6 +85,8 @@ def out_of_critical_medicine(
         if context.reading(hit.start, hit.end).category in ("negated", "hypothetical", "historical", "resolved"):
             continue
         how = hit.payload[1]
+        if read.words[hit.start : hit.end] == ("out", "of") and not _names_a_medicine(read, meds, hit.end):
+            continue  # "greens out of the cold frame": out of something else
         if how == OUT_WITHDRAWAL:
             if withdrawal and in_withdrawal is None:
                 in_withdrawal = CriticalOut("withdrawal", "", read.quote(hit.start, hit.end), hit.start, hit.end)
@@ -74,7 +96,8 @@ def out_of_critical_medicine(
             if how == OUT_BEFORE_NAME:
                 near = 0 <= med.start - hit.end <= _BEFORE
             else:
-                near = generic or abs(med.start - hit.start) <= _REACH
+                far = reach if " ".join(read.words[hit.start : hit.end]) not in _SHORT_REACH else _REACH
+                near = generic or abs(med.start - hit.start) <= far
             if near:
                 return CriticalOut(
                     classes[med.payload[1]],
