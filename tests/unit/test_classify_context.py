@@ -989,3 +989,82 @@ def test_round_28_readings(body: str, tag: str, urgency: str) -> None:
 def test_round_28_requests(body: str, channel: str, tag: str) -> None:
     result = said(body, channel)
     assert result.type == tag, result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "tag", "urgency"),
+    [
+        # Spanish: fast breathing, purple lips, cannot lie down
+        (
+            "mi mamá está respirando bien rápido, no se puede acostar y tiene los labios como moraditos",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # Spanish: the last time she stopped it she had a seizure; out of lamotrigina now
+        (
+            "Se le acabó la lamotrigina anoche y no tomó la dosis de hoy. La última vez que la dejó le dio una "
+            "convulsión. ¿Pueden mandarla hoy a la farmacia?",
+            "medication_refill",
+            "urgent",
+        ),
+        # passive thoughts of death with the pills laid out
+        (
+            "Please send more of my sleeping pills. Since my wife died I don't see much point. Some nights I sit "
+            "with all my pills and think how easy it would be to take the lot.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # a slow pulse, and with faintness an emergency; an athlete's resting rate is no sign
+        ("Dad's pulse is 38 on the blood pressure machine, he feels okay.", "clinical_urgent", "urgent"),
+        ("his pulse is 40 and he is pale and sweaty", "clinical_urgent", "emergent"),
+        # a past year either side of the sign
+        (
+            "My husband had a small stroke back in 2021 and is fine. Can you renew his placard form?",
+            "records_request",
+            "routine",
+        ),
+        (
+            "Back in 2024 I had chest pain and got a stent. Can I take Advil with Brilinta?",
+            "clinical_question",
+            "routine",
+        ),
+    ],
+)
+def test_round_29_readings(body: str, tag: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (tag, urgency), result.reasons
+
+
+def test_a_heart_rate_word_that_names_human_resources_or_a_runner_is_no_slow_pulse() -> None:
+    for body in (
+        "My employer's HR wants the FMLA form back by April 30.",
+        "My resting heart rate is 44 on my watch; I run marathons. Is that OK?",
+    ):
+        assert not any(r.startswith("danger.slow_pulse") for r in said(body).reasons), body
+
+
+@pytest.mark.parametrize(
+    ("body", "channel", "tag"),
+    [
+        ("my medicaid switched plans, do y'all take Simply or do I need a new doctor?", "voicemail", "billing_inquiry"),
+        (
+            "Can I get Bruno's heartworm chews ready Thursday? Oh no, this is my doctor's app not the vet's, sorry!",
+            "portal",
+            "other",
+        ),
+        (
+            "My colonoscopy is on the 28th. How many days before should I stop the Eliquis and when do I start it "
+            "back?",
+            "voicemail",
+            "clinical_question",
+        ),
+        (
+            "las plumas de ozempic estuvieron sin nevera todo el fin de semana, ¿todavía sirven o hay que botarlas?",
+            "voicemail",
+            "clinical_question",
+        ),
+    ],
+)
+def test_round_29_requests(body: str, channel: str, tag: str) -> None:
+    result = said(body, channel)
+    assert result.type == tag, result.reasons

@@ -416,6 +416,15 @@ def _measured(
             add("danger.palpitations", "urgent", min(rate, i), i + 1, f"heart rate {word}")
             continue
         if (
+            rate is not None
+            and 20 <= value <= limits["heart_rate_low"]
+            and i - rate <= 4
+            and _pulse_said(words, rate)
+            and words[i - 1] not in _MONTHS
+        ):
+            add("danger.slow_pulse", "urgent", min(rate, i), i + 1, f"heart rate {word}")
+            continue
+        if (
             i + 3 < n
             and words[i + 1] in ("out", "de")
             and words[i + 2] in ("of", "10")
@@ -435,6 +444,19 @@ def _measured(
                 add("danger.infant_fever", "emergent", start, end, "fever in a young infant" + by_birth)
                 break
     return out
+
+
+_MONTHS = frozenset(
+    {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october"}
+    | {"november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+)
+
+
+def _pulse_said(words: Sequence[str], at: int) -> bool:
+    """A pulse or heart rate read now ("his pulse is 41"); an athlete's "resting heart rate" is no sign."""
+    if at > 0 and words[at - 1] == "resting":
+        return False
+    return words[at] != "heart" or (at + 1 < len(words) and words[at + 1] == "rate")
 
 
 def _fraction(

@@ -397,7 +397,11 @@ def _curated() -> tuple[tuple[DangerRule, ...], tuple[KeywordRule, ...], Mapping
             tuple(r.get("urgent_with", ())),
         )
         for r in lex["danger"]["rules"]
-    ) + tuple(DangerRule(r["id"], r["urgency"], (), r.get("says", "")) for r in lex["danger"].get("measured", ()))
+    ) + tuple(
+        # a measured sign may name what makes it emergent, like a sign in words
+        DangerRule(r["id"], r["urgency"], (), r.get("says", ""), emergent_with=tuple(r.get("emergent_with", ())))
+        for r in lex["danger"].get("measured", ())
+    )
     keywords: list[KeywordRule] = []
     for r in lex["requests"]["rules"]:
         phrases = tuple(r.get("phrases", ())) + tuple(requests_es.get(r["id"], ()))
