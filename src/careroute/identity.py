@@ -779,6 +779,7 @@ _RELATIONS = (
     r"|grandma|grandpa|brother|sister|child|baby|niece|nephew|aunt|uncle|mother-in-law|father-in-law"
     r"|esposo|esposa|hijo|hija|mama|papa|madre|padre|abuela|abuelo|nieto|nieta|hermano|hermana|nino|nina"
     r"|daddy|mommy|momma|granny|mamaw|papaw|granddaddy|grandmama|father in law|mother in law"
+    r"|aunty|auntie|tia|tio"
 )
 _PUNCTUATION = frozenset({",", ".", ";", ":", "!", "?", "\n", "("})
 # "my father tesfaye ...", "our resident dorothy ruud, r u u d": who the person is, never their name.
@@ -788,7 +789,9 @@ _NAME_TOKENS = r"((?:[a-z][a-z'-]*\.?)(?:\s+[a-z][a-z'-]*\.?){0,5})"
 _RELATION_CUE = Prefiltered(
     re.compile(
         rf"\b(?:(?:my|mi|su|our|nuestra|nuestro)\s+(?:{_RELATIONS})\s*,?\s+(?:is\s+)?"
-        rf"|the\s+(?:{_RELATIONS})\s+of\s+|(?:el|la|su)\s+(?:{_RELATIONS})\s+de\s+)"
+        rf"|the\s+(?:{_RELATIONS})\s+of\s+|(?:el|la|su)\s+(?:{_RELATIONS})\s+de\s+"
+        # "yesenia orozco, mama de mateo orozco", "i'm the aunty of leilani": the caller, then whose
+        rf"|(?:,|i'm the|i am the|soy la|soy el|soy)\s+(?:{_RELATIONS})\s+(?:of|de)\s+)"
         rf"{_NAME_TOKENS}"  # "my son bao", "the mother of chidera", "el esposo de leticia"
     )
 )

@@ -1068,3 +1068,85 @@ def test_a_heart_rate_word_that_names_human_resources_or_a_runner_is_no_slow_pul
 def test_round_29_requests(body: str, channel: str, tag: str) -> None:
     result = said(body, channel)
     assert result.type == tag, result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "tag", "urgency"),
+    [
+        # thoughts of taking all of a bottle and being done, inside a refill
+        (
+            "Need my sertraline refilled. Lately I sit with a bottle of my roommate's pills thinking about taking "
+            "all of them and just being done with everything.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # a toddler found with a pill box open, count unknown
+        (
+            "I found my grandson with my pill box open, my pressure pills, I don't know how many he ate. He looks "
+            "ok now.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # two pens left that last a week are not out
+        (
+            "Down to my last 2 Lantus pens, should carry me to next Thursday. Please send a new script.",
+            "medication_refill",
+            "routine",
+        ),
+        # what a pharmacist said to watch for, and nothing like it
+        (
+            "He started Concerta. The pharmacist said to watch for chest pain or fainting. He hasn't had anything "
+            "like that. Can he take it with orange juice?",
+            "clinical_question",
+            "routine",
+        ),
+    ],
+)
+def test_round_30_readings(body: str, tag: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (tag, urgency), result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "channel", "tag"),
+    [
+        (
+            "DEAR PRACTICE MANAGER: enroll your practice and every family gets a FREE monitor billed directly to their "
+            "plan. Limited supply. Opt out: fax STOP to 1-877-555-0100",
+            "fax",
+            "other",
+        ),
+        (
+            "ACTION REQUIRED: eFax account suspension notice. Sign in within 12 hours and confirm your billing details "
+            "or suffer permanent loss of stored documents.",
+            "email",
+            "other",
+        ),
+        (
+            "Since the doctor raised my metformin I have loose stools. Is it okay if I go back to one pill until I see "
+            "the doctor?",
+            "voicemail",
+            "clinical_question",
+        ),
+        (
+            "DEPARTMENT OF WORKFORCE SERVICES - MEDICAL STATEMENT - verification of inability to work. Please have the "
+            "treating provider complete the diagnosis and work restrictions.",
+            "fax",
+            "records_request",
+        ),
+        (
+            "I got a letter that my account will go to collections for $92. I never got a bill. Can I set up a payment "
+            "plan?",
+            "email",
+            "billing_inquiry",
+        ),
+        (
+            "le di la dosis de amoxicilina y la vomitó a los diez minutos, ¿le vuelvo a dar la dosis o espero?",
+            "voicemail",
+            "clinical_question",
+        ),
+    ],
+)
+def test_round_30_requests(body: str, channel: str, tag: str) -> None:
+    result = said(body, channel)
+    assert result.type == tag, result.reasons

@@ -484,3 +484,20 @@ def test_a_pharmacy_form_names_the_family_first_before_the_date_of_birth() -> No
     # a caller who says her own name after a comma is not turned around
     spoken = extract_identity(an_item("hi this is jo, mary vance, date of birth may 5 1950", "voicemail"))
     assert spoken.family != ("jo",)
+
+
+def test_a_caller_who_names_herself_then_whose_mother_or_aunt_she_is() -> None:
+    spanish = extract_identity(
+        an_item(
+            "buenos días, le habla yesenia orozco, mamá de mateo orozco, nació el tres de "
+            "diciembre del dos mil diecinueve",
+            "voicemail",
+        )
+    )
+    assert spanish.given == "mateo" and spanish.family == ("orozco",)
+    english = extract_identity(
+        an_item(
+            "talofa, this is sina, i'm the aunty of leilani pouono, birthday may eleven twenty nineteen", "voicemail"
+        )
+    )
+    assert english.given == "leilani"
