@@ -563,3 +563,23 @@ def test_round_17_figures_weather_and_other_people_are_not_signs(body: str) -> N
 def test_round_17_request_words_in_general_form(body: str, expected: str) -> None:
     result = said(body)
     assert (result.type, result.urgency) == (expected, "routine"), result.reasons
+
+
+#: The stress set: 150 patient messages written blind to test the hardest urgency calls (critical medicines
+#: out in many words, danger inside routine requests, danger words that do not count). Its mix is not a
+#: week's, so it is held to its own floor. Three urgent items stay routine by decision, each named here
+#: with why (BLIND_ROUNDS.md): a heart-failure pill and a beta blocker out, which the lexicon does not
+#: list as critical, and a rescue inhaler out with no breathing symptom now (earlier writers label that
+#: routine; `critical_when` makes it urgent beside a cough or wheeze).
+STRESS = CASES / "stress_round_32.jsonl"
+STRESS_ROUTINE_BY_DECISION = {"b32-portal-025", "b32-vm-019", "b32-portal-027"}
+
+
+def test_the_hidden_urgency_stress_set() -> None:
+    rows = [json.loads(line) for line in STRESS.read_text(encoding="utf-8").splitlines() if line]
+    results = [(str(row["external_id"]), classify(item_from_mapping(row), RULES)) for row in rows]
+    labels = [{"external_id": r["external_id"], "type": r["type"], "urgency": r["urgency"]} for r in rows]
+    card = evaluate(results, labels, RULES)
+    assert set(card.urgent_missed) <= STRESS_ROUTINE_BY_DECISION, card.urgent_missed
+    assert card.type_accuracy >= 0.92 and card.urgency_accuracy >= 0.90, card.as_dict()
+    assert card.over_triage_rate <= 0.05, card.as_dict()

@@ -1150,3 +1150,115 @@ def test_round_30_readings(body: str, tag: str, urgency: str) -> None:
 def test_round_30_requests(body: str, channel: str, tag: str) -> None:
     result = said(body, channel)
     assert result.type == tag, result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "tag", "urgency"),
+    [
+        # a critical medicine out whatever else the message asks about (price, insurance)
+        (
+            "My new insurance doesn't start until May and the pharmacy wants $1,100 for my tacrolimus. I have one "
+            "capsule left, tonight's dose. Can you send a bridge supply?",
+            "medication_refill",
+            "urgent",
+        ),
+        # taken from the patient: stolen, lost with the luggage, left far away, found empty
+        (
+            "My backpack was stolen with my CellCept in it and I missed tonight's dose. Please send a new Rx.",
+            "medication_refill",
+            "urgent",
+        ),
+        (
+            "The airline lost the bag with his Xarelto. He hasn't had tonight's. Please send a prescription.",
+            "medication_refill",
+            "urgent",
+        ),
+        (
+            "I left my whole bottle of Tegretol at my sister's two hours away. Can you call one in?",
+            "medication_refill",
+            "urgent",
+        ),
+        (
+            "Opened my Biktarvy bottle tonight and found it empty. Can you send a few days to Walgreens?",
+            "medication_refill",
+            "urgent",
+        ),
+        ("her carbidopa levodopa, we have tonight's and then none for tomorrow", "medication_refill", "urgent"),
+        (
+            "I'm down to one hydrocortisone tablet, my afternoon dose. Addison's. Please refill today.",
+            "medication_refill",
+            "urgent",
+        ),
+        (
+            "ya no le quedan pastillas del coumadin y anoche no se la tomó. la farmacia es walmart",
+            "medication_refill",
+            "urgent",
+        ),
+        # a cream of the same name is not the critical medicine
+        (
+            "se me acabó la crema para el eczema, la hidrocortisona. la farmacia es walmart",
+            "medication_refill",
+            "routine",
+        ),
+        # danger in a routine message
+        (
+            "Does my plan cover a vasectomy consult? Also I've had an ache in my left arm up into my jaw all morning.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        (
+            "Please refill my amlodipine. Also after flashes and floaters last night a dark curtain came down over my "
+            "right eye.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        (
+            "i need my physical form signed. also i cut my arm deeper than usual last night and it's still bleeding.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        (
+            "i need to cancel friday. honestly i just want to go to sleep and not wake up.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        ("vomité algo oscuro como café molido dos veces y me siento débil", "clinical_urgent", "emergent"),
+        # danger words that are not the patient's, or not now
+        (
+            "Calling for the animal clinic: my dog Biscuit had another seizure last night, up his phenobarbital?",
+            "other",
+            "routine",
+        ),
+        (
+            "I was charged twice for the visit last month, the one where my lips swelled up. All better now.",
+            "billing_inquiry",
+            "routine",
+        ),
+        (
+            "Her camp form asks if she ever fainted during exercise. She fainted once two summers ago; cardiology was "
+            "normal. Please fill it out.",
+            "records_request",
+            "routine",
+        ),
+        (
+            "The asthma action plan asks what to do if he can't catch his breath or his rescue inhaler isn't helping. "
+            "Can you fill that part in?",
+            "records_request",
+            "routine",
+        ),
+        (
+            "Dear Practice Owner, your patients suffering from chest pain deserve better! Wholesale pricing, order 50 "
+            "bottles. Unsubscribe",
+            "other",
+            "routine",
+        ),
+        (
+            "cuando era bebé tuvo convulsiones con la fiebre. la escuela pide una carta para el campamento",
+            "records_request",
+            "routine",
+        ),
+    ],
+)
+def test_hidden_urgency_stress_readings(body: str, tag: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (tag, urgency), result.reasons

@@ -38,7 +38,10 @@ _DOCUMENT_CHANNELS = frozenset({"fax", "ehr"})
 _DOCUMENT_TAGS = frozenset({"referral_packet", "records_request", "lab_result_routine", "prior_auth_pending"})
 _DOCUMENT_MIN_SCORE = 1.5
 #: A public-health advisory names signs to look for in patients, on any channel (often e-mail).
-_ADVISORY_RULES = frozenset({"kw.other.advisory", "kw.other.education_event", "kw.other.order_notice"})
+_ADVISORY_RULES = frozenset(
+    {"kw.other.advisory", "kw.other.education_event", "kw.other.order_notice", "kw.other.practice_pitch"}
+    | {"kw.other.veterinary"}
+)
 #: Channels a lab report arrives on as text (a hospital outreach lab's fax, a health department's e-mail).
 _REPORT_CHANNELS = frozenset({"fax", "ehr", "email"})
 #: Documents that carry results as history (a referral's last labs, copies of a chart): their type stands.
@@ -74,8 +77,10 @@ _OTHER_RECOGNISED = 1.2
 #: symptom, or nothing recognised. Refills keep their type (out of a critical medicine is an
 #: urgent refill); administrative requests keep theirs (a raise there is more often wrong).
 _NET_RETYPES = frozenset({"clinical_question", "other"})
-#: Requests that, when the patient says they are out of a critical medicine, are a refill after all.
-_MAY_BE_A_REFILL = frozenset({"medication_refill", "clinical_question", "other"})
+#: Requests that, when the patient says they are out of a critical medicine, are a refill after all: types
+#: a message out of a critical medicine may have been read as ("Walgreens wants $1,140 for my tacrolimus
+#: and I have one capsule left" is a refill, urgent, whatever it says of the price).
+_MAY_BE_A_REFILL = frozenset({"medication_refill", "clinical_question", "other", "billing_inquiry"})
 
 
 def needs_review(result: Classification, rules: ClassifierRules) -> bool:

@@ -36,7 +36,10 @@ _GENERIC_AFTER = 3  # "out of her medication", "out of the medicine"
 
 _OUT_OF_OBJECTS = _GENERIC | {"pills", "pill", "tablets", "tabs", "doses", "dose", "pens", "pen", "strips", "films"}
 _OUT_OF_OBJECTS |= {"vials", "patches", "refills", "supply", "them", "insulin", "inhaler", "injections", "shots"}
-_OUT_OF_LOOK = 3  # "out of my seizure medicine", "out of her lantus"
+_OUT_OF_LOOK = 3
+_TOPICAL = frozenset(
+    {"cream", "crema", "ointment", "pomada", "lotion", "locion", "topical", "gel", "unguento"}
+)  # "out of my seizure medicine", "out of her lantus"
 
 
 def _names_a_medicine(read: ReadText, meds: Sequence[Hit[Payload]], at: int) -> bool:
@@ -74,6 +77,8 @@ def out_of_critical_medicine(
             h.payload[1] for h in hits if h.payload[0] == CRITICAL_NEED and context.reading(h.start, h.end).counted
         }
         meds = [h for h in meds if h.payload[1] not in gated or h.payload[1] in needed]
+    # "la crema para el eczema, la hidrocortisona": a cream of the same name is no critical medicine
+    meds = [h for h in meds if not any(w in _TOPICAL for w in read.words[max(0, h.start - 6) : h.end + 2])]
     reach = _REACH_ONE_MEDICINE if len({h.payload[1] for h in meds}) == 1 else _REACH
     later = [(h.start, h.end) for h in hits if h.payload[0] == OUT_LATER]
     in_withdrawal: CriticalOut | None = None
