@@ -615,15 +615,22 @@ def _meta(item: InboundItem, key: str) -> str | None:
 
 #: A sentence that says a request was done ("the thyroid one came through, thank you").
 _DONE = re.compile(
-    r"\b(?:came through|went through|got it|got them|picked (?:it|them) up|was filled|were filled|was sent"
+    r"\b(?:came through|went through|picked (?:it|them) up|was filled|were filled|was sent"
     r"|thank you for sending|thanks for sending|already got|already have it|came in fine)\b"
 )
+#: "the refill never came through", "has not been filled": not done
+_NOT_DONE = re.compile(r"\b(?:not|never|no|hasn't|hasnt|didn't|didnt|haven't|havent|still)\W+(?:\w+\W+){0,2}$")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
+
+
+def _is_done(sentence: str) -> bool:
+    m = _DONE.search(sentence)
+    return m is not None and not _NOT_DONE.search(sentence[: m.start()])
 
 
 def _without_done(folded: str) -> str:
     """The text without its sentences about a request already done (all of it if nothing else is left)."""
-    kept = [s for s in _SENTENCE.findall(folded) if not _DONE.search(s)]
+    kept = [s for s in _SENTENCE.findall(folded) if not _is_done(s)]
     rest = "".join(kept)
     return rest if rest.strip() else folded
 

@@ -321,3 +321,13 @@ def test_a_refill_that_thanks_for_one_medicine_and_asks_for_another_is_a_new_req
     assert replay((first, R), (second, R)) == [None, None]
     again = an_item("p3", 31, "Just checking on my thyroid pill, the pharmacy has nothing yet.", ALICE)
     assert replay((first, R), (again, R)) == [None, "p1"]
+
+
+def test_a_refill_that_says_it_never_came_through_is_the_same_request() -> None:
+    first = an_item("p1", 0, "Please send my metformin 500 mg to the pharmacy.", ALICE)
+    for body in (
+        "Calling about my metformin refill, the pharmacy still has not got it, it never came through.",
+        "My metformin refill has not come through yet. Thank you.",
+    ):
+        again = an_item("p2", 5, body, ALICE)
+        assert replay((first, R), (again, R)) == [None, "p1"], body
