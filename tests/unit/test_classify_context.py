@@ -1262,3 +1262,32 @@ def test_round_30_requests(body: str, channel: str, tag: str) -> None:
 def test_hidden_urgency_stress_readings(body: str, tag: str, urgency: str) -> None:
     result = said(body)
     assert (result.type, result.urgency) == (tag, urgency), result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "tag", "urgency"),
+    [
+        # a critical medicine's name a letter off, as speech-to-text writes it
+        (
+            "i just used the last of my lantis this morning and the pharmacy needs a new authorization",
+            "medication_refill",
+            "urgent",
+        ),
+        # out of buprenorphine because its prior authorisation lapsed: a refill, urgent
+        (
+            "The pharmacy says the prior auth on my Suboxone strips ran out so they can't fill them. I took my last "
+            "one yesterday.",
+            "medication_refill",
+            "urgent",
+        ),
+        # Vietnamese: a pregnancy named, then a very bad headache with spots and swelling
+        (
+            "Vợ tôi đang mang thai 33 tuần. Tối nay cô ấy nhức đầu dữ dội, nhìn thấy đốm sáng.",
+            "clinical_urgent",
+            "emergent",
+        ),
+    ],
+)
+def test_rounds_33_and_34_readings(body: str, tag: str, urgency: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (tag, urgency), result.reasons

@@ -79,8 +79,11 @@ _OTHER_RECOGNISED = 1.2
 _NET_RETYPES = frozenset({"clinical_question", "other"})
 #: Requests that, when the patient says they are out of a critical medicine, are a refill after all: types
 #: a message out of a critical medicine may have been read as ("Walgreens wants $1,140 for my tacrolimus
-#: and I have one capsule left" is a refill, urgent, whatever it says of the price).
-_MAY_BE_A_REFILL = frozenset({"medication_refill", "clinical_question", "other", "billing_inquiry"})
+#: and I have one capsule left" is a refill, urgent, whatever it says of the price or a lapsed prior
+#: authorisation; the payer's own updates are read from their fields before this).
+_MAY_BE_A_REFILL = frozenset(
+    {"medication_refill", "clinical_question", "other", "billing_inquiry", "prior_auth_pending"}
+)
 
 
 def needs_review(result: Classification, rules: ClassifierRules) -> bool:
