@@ -573,9 +573,36 @@ def test_streaks_of_blood_in_a_cough_are_urgent_not_emergent() -> None:
     assert said("coughing up little streaks of blood the last 2 days with this cough").urgency == "urgent"
 
 
+def test_a_named_medicine_out_is_read_even_when_withdrawal_is_said_first() -> None:
+    # a question about withdrawal that names the treatment medicine run out is still an urgent refill
+    result = said(
+        "I'm in early withdrawal and out of my suboxone since Monday. Is it safe to take ibuprofen for the aches?"
+    )
+    assert (result.type, result.urgency) == ("medication_refill", "urgent")
+
+
+def test_a_normal_temperature_said_of_a_young_infant_is_no_fever() -> None:
+    result = said("My baby is 3 weeks old and her temp today was 98.6 rectal. When should I call you?")
+    assert not any(r.startswith("danger.infant_fever") for r in result.reasons), result.reasons
+    febrile = said("My baby is 3 weeks old and her temp today was 100.6 rectal.")
+    assert febrile.urgency == "emergent", febrile.reasons
+    feels_hot = said("My baby is 3 weeks old and she feels hot.")
+    assert feels_hot.urgency == "emergent", feels_hot.reasons
+
+
+def test_a_heart_rate_word_that_names_human_resources_or_a_runner_is_no_slow_pulse() -> None:
+    for body in (
+        "My employer's HR wants the FMLA form back by April 30.",
+        "My resting heart rate is 44 on my watch; I run marathons. Is that OK?",
+    ):
+        assert not any(r.startswith("danger.slow_pulse") for r in said(body).reasons), body
+
+
+# What the blind rounds taught, one case per lesson in new words (BLIND_ROUNDS.md names the round of each).
 @pytest.mark.parametrize(
     ("body", "tag", "urgency"),
     [
+        # --- round 25
         (
             "I'm about to have a stroke trying to use this online scheduler lol. Can someone book Dad Thursdays at 9?",
             "appointment_callback",
@@ -609,24 +636,7 @@ def test_streaks_of_blood_in_a_cough_are_urgent_not_emergent() -> None:
             "clinical_urgent",
             "urgent",
         ),
-    ],
-)
-def test_round_25_readings(body: str, tag: str, urgency: str) -> None:
-    result = said(body)
-    assert (result.type, result.urgency) == (tag, urgency)
-
-
-def test_a_named_medicine_out_is_read_even_when_withdrawal_is_said_first() -> None:
-    # a question about withdrawal that names the treatment medicine run out is still an urgent refill
-    result = said(
-        "I'm in early withdrawal and out of my suboxone since Monday. Is it safe to take ibuprofen for the aches?"
-    )
-    assert (result.type, result.urgency) == ("medication_refill", "urgent")
-
-
-@pytest.mark.parametrize(
-    ("body", "tag", "urgency"),
-    [
+        # --- round 31
         # a nosebleed that stops under pressure and comes back is today's; one that will not stop is not
         (
             "Her nose has bled off and on since breakfast; pinching stops it, then it starts back up. She takes "
@@ -662,58 +672,7 @@ def test_a_named_medicine_out_is_read_even_when_withdrawal_is_said_first() -> No
             "urgent",
         ),
         ("I've got one pen left of my Lantus, lasts me to next Tuesday.", "medication_refill", "routine"),
-    ],
-)
-def test_round_31_readings(body: str, tag: str, urgency: str) -> None:
-    result = said(body)
-    assert (result.type, result.urgency) == (tag, urgency), result.reasons
-
-
-@pytest.mark.parametrize(
-    ("body", "channel", "tag"),
-    [
-        (
-            "My mom needs a new patient visit; she'll pay cash until her Medicare starts. What is the first opening?",
-            "email",
-            "appointment_callback",
-        ),
-        (
-            "hey it's dale, any chance you got something tomorrow with doctor reyes? my knee again",
-            "voicemail",
-            "appointment_callback",
-        ),
-        (
-            "Annual health assessment. Please complete sections 2-4 (allergies, diet, activity) and sign. Due to the "
-            "county office by 7/1.",
-            "fax",
-            "records_request",
-        ),
-        (
-            "Kidney transplant program: please resume co-management of blood pressure and diabetes; colonoscopy due.",
-            "fax",
-            "referral_packet",
-        ),
-        ("Lakeside Animal Hospital. Canine patient: Rocky. Rabies vaccine given 3/2. Owner: J. Ortiz.", "fax", "other"),
-        (
-            "Urgent care result notification to PCP: rapid strep negative; throat culture sent. Seen 5/12.",
-            "fax",
-            "lab_result_routine",
-        ),
-        (
-            "I sent a question through the portal yesterday about taking doxycycline with milk, no answer yet.",
-            "voicemail",
-            "clinical_question",
-        ),
-    ],
-)
-def test_round_31_requests(body: str, channel: str, tag: str) -> None:
-    result = said(body, channel)
-    assert result.type == tag, result.reasons
-
-
-@pytest.mark.parametrize(
-    ("body", "tag", "urgency"),
-    [
+        # --- round 27
         # thoughts of death told by the family, with a gun at hand
         (
             "My son keeps saying we'd be better off without him. He's been sitting in his truck with his rifle.",
@@ -754,46 +713,7 @@ def test_round_31_requests(body: str, channel: str, tag: str) -> None:
             "medication_refill",
             "urgent",
         ),
-    ],
-)
-def test_round_27_readings(body: str, tag: str, urgency: str) -> None:
-    result = said(body)
-    assert (result.type, result.urgency) == (tag, urgency), result.reasons
-
-
-@pytest.mark.parametrize(
-    ("body", "channel", "tag"),
-    [
-        ("How much is a sports physical if we pay cash? I'll book once I know.", "email", "billing_inquiry"),
-        ("bueno, es la llantera? necesito cuatro llantas para mi troca", "voicemail", "other"),
-        ("Do we need any shots before we go to Peru in July? Nobody is sick.", "portal", "clinical_question"),
-        (
-            "My work sent my FMLA papers over yesterday. Can the doctor fill them out? "
-            "Let me know if I need to come in.",
-            "portal",
-            "records_request",
-        ),
-        (
-            "Care Transitions - Discharge Referral. Patient discharged 3/1 after CHF exacerbation. Please confirm the "
-            "appointment.",
-            "fax",
-            "referral_packet",
-        ),
-        (
-            "MONTHLY LABORATORY SUMMARY (copy to PCP). Hgb 10.9 (L), K 5.0. No action requested; for your records.",
-            "fax",
-            "lab_result_routine",
-        ),
-    ],
-)
-def test_round_27_requests(body: str, channel: str, tag: str) -> None:
-    result = said(body, channel)
-    assert result.type == tag, result.reasons
-
-
-@pytest.mark.parametrize(
-    ("body", "tag", "urgency"),
-    [
+        # --- round 26
         # a critical medicine finished, taken to the last, empty, or out after this morning's dose
         ("she finished the lantus saturday night and the pharmacy needs the doctor", "medication_refill", "urgent"),
         ("Took my last Keppra this morning. The pharmacy says no refills left.", "medication_refill", "urgent"),
@@ -850,46 +770,7 @@ def test_round_27_requests(body: str, channel: str, tag: str) -> None:
             "clinical_urgent",
             "urgent",
         ),
-    ],
-)
-def test_round_26_readings(body: str, tag: str, urgency: str) -> None:
-    result = said(body)
-    assert (result.type, result.urgency) == (tag, urgency), result.reasons
-
-
-def test_a_normal_temperature_said_of_a_young_infant_is_no_fever() -> None:
-    result = said("My baby is 3 weeks old and her temp today was 98.6 rectal. When should I call you?")
-    assert not any(r.startswith("danger.infant_fever") for r in result.reasons), result.reasons
-    febrile = said("My baby is 3 weeks old and her temp today was 100.6 rectal.")
-    assert febrile.urgency == "emergent", febrile.reasons
-    feels_hot = said("My baby is 3 weeks old and she feels hot.")
-    assert feels_hot.urgency == "emergent", feels_hot.reasons
-
-
-@pytest.mark.parametrize(
-    ("body", "channel", "tag"),
-    [
-        ("hey mama it's me, running late from work, tell the kids to start dinner", "voicemail", "other"),
-        (
-            "Doc said take my lisinopril in the morning. I sleep days. Does it matter what time I take it?",
-            "portal",
-            "clinical_question",
-        ),
-        (
-            "my grandson set it up for me. I need my thyroid pill and the atorvastatin at CVS.",
-            "voicemail",
-            "medication_refill",
-        ),
-    ],
-)
-def test_round_26_requests(body: str, channel: str, tag: str) -> None:
-    result = said(body, channel)
-    assert result.type == tag, result.reasons
-
-
-@pytest.mark.parametrize(
-    ("body", "tag", "urgency"),
-    [
+        # --- round 28
         # tonight's dose and then nothing; the last strip, said long after the medicine's name
         (
             "My tacrolimus comes by mail and the box never came because of the snow. I have tonight's dose and "
@@ -946,54 +827,7 @@ def test_round_26_requests(body: str, channel: str, tag: str) -> None:
             "clinical_question",
             "routine",
         ),
-    ],
-)
-def test_round_28_readings(body: str, tag: str, urgency: str) -> None:
-    result = said(body)
-    assert (result.type, result.urgency) == (tag, urgency), result.reasons
-
-
-@pytest.mark.parametrize(
-    ("body", "channel", "tag"),
-    [
-        (
-            "WHOLESALE PRICING on rapid tests, as low as $3.90/test with case pricing. "
-            "Fax back today to lock in price.",
-            "fax",
-            "other",
-        ),
-        (
-            "The knee shot in October helped. Can I get on the schedule for another one? Mornings are best.",
-            "portal",
-            "appointment_callback",
-        ),
-        (
-            "My balance was sent to collections but I paid by check in December and it cleared my bank.",
-            "email",
-            "billing_inquiry",
-        ),
-        (
-            "Secure message via Direct - Area Agency on Aging. Ms. Ortiz lives alone, two falls; please contact her "
-            "to schedule a new-patient visit.",
-            "email",
-            "referral_packet",
-        ),
-        (
-            "Free webinar: recognizing stroke and chest pain in rural communities. Register at example.org. You "
-            "received this because you attended a past event.",
-            "email",
-            "other",
-        ),
-    ],
-)
-def test_round_28_requests(body: str, channel: str, tag: str) -> None:
-    result = said(body, channel)
-    assert result.type == tag, result.reasons
-
-
-@pytest.mark.parametrize(
-    ("body", "tag", "urgency"),
-    [
+        # --- round 29
         # Spanish: fast breathing, purple lips, cannot lie down
         (
             "mi mamá está respirando bien rápido, no se puede acostar y tiene los labios como moraditos",
@@ -1028,51 +862,7 @@ def test_round_28_requests(body: str, channel: str, tag: str) -> None:
             "clinical_question",
             "routine",
         ),
-    ],
-)
-def test_round_29_readings(body: str, tag: str, urgency: str) -> None:
-    result = said(body)
-    assert (result.type, result.urgency) == (tag, urgency), result.reasons
-
-
-def test_a_heart_rate_word_that_names_human_resources_or_a_runner_is_no_slow_pulse() -> None:
-    for body in (
-        "My employer's HR wants the FMLA form back by April 30.",
-        "My resting heart rate is 44 on my watch; I run marathons. Is that OK?",
-    ):
-        assert not any(r.startswith("danger.slow_pulse") for r in said(body).reasons), body
-
-
-@pytest.mark.parametrize(
-    ("body", "channel", "tag"),
-    [
-        ("my medicaid switched plans, do y'all take Simply or do I need a new doctor?", "voicemail", "billing_inquiry"),
-        (
-            "Can I get Bruno's heartworm chews ready Thursday? Oh no, this is my doctor's app not the vet's, sorry!",
-            "portal",
-            "other",
-        ),
-        (
-            "My colonoscopy is on the 28th. How many days before should I stop the Eliquis and when do I start it "
-            "back?",
-            "voicemail",
-            "clinical_question",
-        ),
-        (
-            "las plumas de ozempic estuvieron sin nevera todo el fin de semana, ¿todavía sirven o hay que botarlas?",
-            "voicemail",
-            "clinical_question",
-        ),
-    ],
-)
-def test_round_29_requests(body: str, channel: str, tag: str) -> None:
-    result = said(body, channel)
-    assert result.type == tag, result.reasons
-
-
-@pytest.mark.parametrize(
-    ("body", "tag", "urgency"),
-    [
+        # --- round 30
         # thoughts of taking all of a bottle and being done, inside a refill
         (
             "Need my sertraline refilled. Lately I sit with a bottle of my roommate's pills thinking about taking "
@@ -1100,61 +890,7 @@ def test_round_29_requests(body: str, channel: str, tag: str) -> None:
             "clinical_question",
             "routine",
         ),
-    ],
-)
-def test_round_30_readings(body: str, tag: str, urgency: str) -> None:
-    result = said(body)
-    assert (result.type, result.urgency) == (tag, urgency), result.reasons
-
-
-@pytest.mark.parametrize(
-    ("body", "channel", "tag"),
-    [
-        (
-            "DEAR PRACTICE MANAGER: enroll your practice and every family gets a FREE monitor billed directly to their "
-            "plan. Limited supply. Opt out: fax STOP to 1-877-555-0100",
-            "fax",
-            "other",
-        ),
-        (
-            "ACTION REQUIRED: eFax account suspension notice. Sign in within 12 hours and confirm your billing details "
-            "or suffer permanent loss of stored documents.",
-            "email",
-            "other",
-        ),
-        (
-            "Since the doctor raised my metformin I have loose stools. Is it okay if I go back to one pill until I see "
-            "the doctor?",
-            "voicemail",
-            "clinical_question",
-        ),
-        (
-            "DEPARTMENT OF WORKFORCE SERVICES - MEDICAL STATEMENT - verification of inability to work. Please have the "
-            "treating provider complete the diagnosis and work restrictions.",
-            "fax",
-            "records_request",
-        ),
-        (
-            "I got a letter that my account will go to collections for $92. I never got a bill. Can I set up a payment "
-            "plan?",
-            "email",
-            "billing_inquiry",
-        ),
-        (
-            "le di la dosis de amoxicilina y la vomitó a los diez minutos, ¿le vuelvo a dar la dosis o espero?",
-            "voicemail",
-            "clinical_question",
-        ),
-    ],
-)
-def test_round_30_requests(body: str, channel: str, tag: str) -> None:
-    result = said(body, channel)
-    assert result.type == tag, result.reasons
-
-
-@pytest.mark.parametrize(
-    ("body", "tag", "urgency"),
-    [
+        # --- hidden urgency stress
         # a critical medicine out whatever else the message asks about (price, insurance)
         (
             "My new insurance doesn't start until May and the pharmacy wants $1,100 for my tacrolimus. I have one "
@@ -1257,16 +993,7 @@ def test_round_30_requests(body: str, channel: str, tag: str) -> None:
             "records_request",
             "routine",
         ),
-    ],
-)
-def test_hidden_urgency_stress_readings(body: str, tag: str, urgency: str) -> None:
-    result = said(body)
-    assert (result.type, result.urgency) == (tag, urgency), result.reasons
-
-
-@pytest.mark.parametrize(
-    ("body", "tag", "urgency"),
-    [
+        # --- rounds 33 and 34
         # a critical medicine's name a letter off, as speech-to-text writes it
         (
             "i just used the last of my lantis this morning and the pharmacy needs a new authorization",
@@ -1288,6 +1015,165 @@ def test_hidden_urgency_stress_readings(body: str, tag: str, urgency: str) -> No
         ),
     ],
 )
-def test_rounds_33_and_34_readings(body: str, tag: str, urgency: str) -> None:
+def test_blind_round_lessons(body: str, tag: str, urgency: str) -> None:
     result = said(body)
     assert (result.type, result.urgency) == (tag, urgency), result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "channel", "tag"),
+    [
+        # --- round 31
+        (
+            "My mom needs a new patient visit; she'll pay cash until her Medicare starts. What is the first opening?",
+            "email",
+            "appointment_callback",
+        ),
+        (
+            "hey it's dale, any chance you got something tomorrow with doctor reyes? my knee again",
+            "voicemail",
+            "appointment_callback",
+        ),
+        (
+            "Annual health assessment. Please complete sections 2-4 (allergies, diet, activity) and sign. Due to the "
+            "county office by 7/1.",
+            "fax",
+            "records_request",
+        ),
+        (
+            "Kidney transplant program: please resume co-management of blood pressure and diabetes; colonoscopy due.",
+            "fax",
+            "referral_packet",
+        ),
+        ("Lakeside Animal Hospital. Canine patient: Rocky. Rabies vaccine given 3/2. Owner: J. Ortiz.", "fax", "other"),
+        (
+            "Urgent care result notification to PCP: rapid strep negative; throat culture sent. Seen 5/12.",
+            "fax",
+            "lab_result_routine",
+        ),
+        (
+            "I sent a question through the portal yesterday about taking doxycycline with milk, no answer yet.",
+            "voicemail",
+            "clinical_question",
+        ),
+        # --- round 27
+        ("How much is a sports physical if we pay cash? I'll book once I know.", "email", "billing_inquiry"),
+        ("bueno, es la llantera? necesito cuatro llantas para mi troca", "voicemail", "other"),
+        ("Do we need any shots before we go to Peru in July? Nobody is sick.", "portal", "clinical_question"),
+        (
+            "My work sent my FMLA papers over yesterday. Can the doctor fill them out? "
+            "Let me know if I need to come in.",
+            "portal",
+            "records_request",
+        ),
+        (
+            "Care Transitions - Discharge Referral. Patient discharged 3/1 after CHF exacerbation. Please confirm the "
+            "appointment.",
+            "fax",
+            "referral_packet",
+        ),
+        (
+            "MONTHLY LABORATORY SUMMARY (copy to PCP). Hgb 10.9 (L), K 5.0. No action requested; for your records.",
+            "fax",
+            "lab_result_routine",
+        ),
+        # --- round 26
+        ("hey mama it's me, running late from work, tell the kids to start dinner", "voicemail", "other"),
+        (
+            "Doc said take my lisinopril in the morning. I sleep days. Does it matter what time I take it?",
+            "portal",
+            "clinical_question",
+        ),
+        (
+            "my grandson set it up for me. I need my thyroid pill and the atorvastatin at CVS.",
+            "voicemail",
+            "medication_refill",
+        ),
+        # --- round 28
+        (
+            "WHOLESALE PRICING on rapid tests, as low as $3.90/test with case pricing. "
+            "Fax back today to lock in price.",
+            "fax",
+            "other",
+        ),
+        (
+            "The knee shot in October helped. Can I get on the schedule for another one? Mornings are best.",
+            "portal",
+            "appointment_callback",
+        ),
+        (
+            "My balance was sent to collections but I paid by check in December and it cleared my bank.",
+            "email",
+            "billing_inquiry",
+        ),
+        (
+            "Secure message via Direct - Area Agency on Aging. Ms. Ortiz lives alone, two falls; please contact her "
+            "to schedule a new-patient visit.",
+            "email",
+            "referral_packet",
+        ),
+        (
+            "Free webinar: recognizing stroke and chest pain in rural communities. Register at example.org. You "
+            "received this because you attended a past event.",
+            "email",
+            "other",
+        ),
+        # --- round 29
+        ("my medicaid switched plans, do y'all take Simply or do I need a new doctor?", "voicemail", "billing_inquiry"),
+        (
+            "Can I get Bruno's heartworm chews ready Thursday? Oh no, this is my doctor's app not the vet's, sorry!",
+            "portal",
+            "other",
+        ),
+        (
+            "My colonoscopy is on the 28th. How many days before should I stop the Eliquis and when do I start it "
+            "back?",
+            "voicemail",
+            "clinical_question",
+        ),
+        (
+            "las plumas de ozempic estuvieron sin nevera todo el fin de semana, ¿todavía sirven o hay que botarlas?",
+            "voicemail",
+            "clinical_question",
+        ),
+        # --- round 30
+        (
+            "DEAR PRACTICE MANAGER: enroll your practice and every family gets a FREE monitor billed directly to their "
+            "plan. Limited supply. Opt out: fax STOP to 1-877-555-0100",
+            "fax",
+            "other",
+        ),
+        (
+            "ACTION REQUIRED: eFax account suspension notice. Sign in within 12 hours and confirm your billing details "
+            "or suffer permanent loss of stored documents.",
+            "email",
+            "other",
+        ),
+        (
+            "Since the doctor raised my metformin I have loose stools. Is it okay if I go back to one pill until I see "
+            "the doctor?",
+            "voicemail",
+            "clinical_question",
+        ),
+        (
+            "DEPARTMENT OF WORKFORCE SERVICES - MEDICAL STATEMENT - verification of inability to work. Please have the "
+            "treating provider complete the diagnosis and work restrictions.",
+            "fax",
+            "records_request",
+        ),
+        (
+            "I got a letter that my account will go to collections for $92. I never got a bill. Can I set up a payment "
+            "plan?",
+            "email",
+            "billing_inquiry",
+        ),
+        (
+            "le di la dosis de amoxicilina y la vomitó a los diez minutos, ¿le vuelvo a dar la dosis o espero?",
+            "voicemail",
+            "clinical_question",
+        ),
+    ],
+)
+def test_blind_round_requests(body: str, channel: str, tag: str) -> None:
+    result = said(body, channel)
+    assert result.type == tag, result.reasons
