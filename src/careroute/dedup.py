@@ -297,9 +297,12 @@ _CLINICAL_TOPICS = _KindTable(
 _BILLING_TOPICS = _KindTable(
     (kind, re.compile(pattern))
     for kind, pattern in (
-        ("statement", r"statement|\bbill(?:ed)?\b|invoice|charge"),
+        ("statement", r"statement|\bbill(?:ed)?\b|invoice|charge|\bcuenta\b|\bfactura|\bcobr(?:o|aron|an)\b"),
         ("payment_plan", r"payment plan|monthly payments|pay (?:it )?(?:off )?(?:over time|in installments)"),
-        ("payment", r"\bpa(?:y|id|ying|yment)\b|\bhsa\b|\bfsa\b|debit|credit card|confirmation"),
+        (
+            "payment",
+            r"\bpa(?:y|id|ying|yment)\b|\bhsa\b|\bfsa\b|debit|credit card|confirmation|\bpag(?:o|ue|ar|ado|amos)\b",
+        ),
         (
             "insurance_update",
             r"new insurance|insurance card|update (?:my )?insurance|switched (?:jobs|plans|insurance)"
@@ -573,7 +576,10 @@ _SAYS_REPEAT = re.compile(
     r"|nobody\s+(?:has\s+)?called\s+(?:me\s+|us\s+|her\s+|him\s+)?back"
     r"|no one\s+(?:has\s+)?called\s+(?:me\s+|us\s+)?back"
     r"|(?:calling|writing|asking)\s+again|second time (?:i am |i'm )?(?:calling|writing|asking)"
-    r"|ya\s+(?:mand[oe]|envi[oe]|dej[oe])\s+(?:un\s+)?mensaje|ya\s+llam[eo])\b"
+    r"|ya\s+(?:mand[oe]|envi[oe]|dej[oe])\s+(?:un\s+)?mensaje|ya\s+llam[eo]"
+    # "mi esposo les mandó un correo ayer": a message already sent, in Spanish
+    r"|(?:mand[oe]|envi[oe]|dej[oe]|escribi[oe]?)\s+(?:les\s+|le\s+)?(?:un\s+)?(?:mensaje|correo|recado|e-?mail)"
+    r"|(?:llam[eo]|llamamos)\s+(?:ayer|esta manana|antes|el lunes|el martes|el miercoles|el jueves|el viernes))\b"
 )
 
 

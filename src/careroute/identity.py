@@ -647,14 +647,24 @@ def _date_after_name(folded: str, ref_year: int, seen: _CueMatches) -> str | Non
     """A spoken date with a year said within a few words after the caller's name, else None."""
     for pattern in (_SELF_CUE, _GREETING_CUE):
         for m in seen.get(pattern, ()):
-            words = _cut_sentence([w for w in _WORD.findall(folded[m.end(1) : m.end(1) + 90]) if w != ","])
-            for skip in range(min(4, len(words))):
-                head = words[skip]
-                if head in _MONTHS or head in _UNITS or head in _TEENS or head in _TENS or _DATE_START.match(head):
-                    found = parse_spoken_date(words[skip:], ref_year)
-                    if found:
-                        return found
-                    break
+            if found := _date_right_after(folded, m.end(1), ref_year):
+                return found
+    return None
+
+
+def _date_right_after(folded: str, pos: int, ref_year: int) -> str | None:
+    """A spoken or written date with a year starting within a few words after `pos`, else None."""
+    words = _cut_sentence([w for w in _WORD.findall(folded[pos : pos + 90]) if w != ","])
+    # "sawyer rhodes, r h o d e s, seven seven eighty four": the spelling comes before the date
+    lead = 0
+    while lead < len(words) and len(words[lead]) == 1 and words[lead].isalpha():
+        lead += 1
+    if lead >= 2:  # letters, not an article
+        words = words[lead:]
+    for skip in range(min(4, len(words))):
+        head = words[skip]
+        if head in _MONTHS or head in _UNITS or head in _TEENS or head in _TENS or _DATE_START.match(head):
+            return parse_spoken_date(words[skip:], ref_year)
     return None
 
 
@@ -813,6 +823,9 @@ _SELF_CUE = Prefiltered(
         rf"(?:(?:uh|um|er|ah|eh|erm|encore|again),?\s+)?{_NAME_TOKENS}"
     )
 )
+# "... our pharmacy faxed yesterday for walter nance, one sixteen thirty four": no cue says whose the date
+# is, but a whole name with a full date right after it is how a patient is named (see `_name_then_date`).
+_FOR_NAME_CUE = Prefiltered(re.compile(rf"\b(?:for|about|regarding)\s+{_NAME_TOKENS}"))
 _GREETINGS = (
     r"(?:hi|hello|hey|yes|yeah|good (?:morning|afternoon|evening)|hola|buenos dias|buenas tardes|allo|bonjour|oui)"
 )
@@ -890,8 +903,20 @@ def _clean_tokens(raw: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _spelled_after(folded: str, pos: int) -> tuple[str, int] | None:
-    """A spelled-out word ('o s e i') starting within a few filler words after `pos`."""
+def _spelled_words(run: str) -> tuple[str, ...]:
+    """The words a spelled run spells: 'h o a, t r a n' is two ('hoa', 'tran'), 'o s e i' one.
+
+    A comma between groups of letters parts the words; commas between single letters ('m, a, r')
+    are one word said slowly."""
+    parts = [re.sub(r"[^a-z]", "", p) for p in run.split(",")]
+    parts = [p for p in parts if p]
+    if len(parts) > 1 and all(len(p) >= 2 for p in parts):
+        return tuple(parts)
+    return ("".join(parts),)
+
+
+def _spelled_after(folded: str, pos: int) -> tuple[tuple[str, ...], int] | None:
+    """A spelled-out name ('o s e i', 'h o a, t r a n') starting within a few filler words after `pos`."""
     rest = folded[pos : pos + 80]
     words = re.finditer(r"[a-z']+|,", rest)
     offset = 0
@@ -903,9 +928,9 @@ def _spelled_after(folded: str, pos: int) -> tuple[str, int] | None:
         break
     m = _SPELLED.match(rest, offset)
     if m and not re.match(r"\s*[a-z]{2}", rest[m.end() :]):
-        letters = re.sub(r"[^a-z]", "", m.group(1))
-        if len(letters) >= 3:
-            return letters, pos + m.end()
+        spelled = _spelled_words(m.group(1))
+        if sum(map(len, spelled)) >= 3:
+            return spelled, pos + m.end()
     return None
 
 
@@ -919,8 +944,10 @@ def _mention(folded: str, m: re.Match[str], group: int, cue: str) -> _Mention | 
         end = folded.index(t, end) + len(t)
     spelled = _spelled_after(folded, end)
     if spelled:
-        letters, end = spelled
-        tokens = (tokens[0], letters)  # "tom voychick, w o j c i k": the spelling is the surname
+        words, end = spelled
+        # "tom voychick, w o j c i k": the spelling is the surname; "wah tron, h o a, t r a n": the
+        # whole name spelled replaces the name as it was heard
+        tokens = words if len(words) > 1 else (tokens[0], words[0])
     return _Mention(tokens, m.start(group), end, cue)
 
 
@@ -966,12 +993,15 @@ def _name_before(folded: str, pos: int) -> _Mention | None:
     name: list[str] = []
     skipping = True
     stop = -1  # index in tokens of the word that ended the name
+    commas: list[int] = []  # letters spelled after each comma inside the spelling, counted from its end
     for k in range(len(tokens) - 1, -1, -1):
         w = tokens[k]
         stop = k
         if not name and len(w) == 1 and w.isalpha() and len(spelled) < 20:
             spelled.append(w)
             continue
+        if not name and w == "," and spelled:
+            commas.append(len(spelled))
         if not name and len(spelled) >= 3 and w in _FILLERS_BEFORE_SPELLING:
             continue
         if skipping and w in {
@@ -1015,9 +1045,31 @@ def _name_before(folded: str, pos: int) -> _Mention | None:
             name = [name[0], family]
     word = "".join(reversed(spelled))
     said: tuple[str, ...] = tuple(name)
-    if word and word not in name:  # "tesfaye woldemichael, t e s f a y e" spells a name already said
+    # "wah tron, h o a, t r a n": the whole name spelled, word by word, replaces the name as heard
+    cuts = sorted({len(spelled) - c for c in commas if 0 < c < len(spelled)})
+    words = _spelled_words(",".join(word[i:j] for i, j in zip([0, *cuts], [*cuts, len(word)], strict=True)))
+    if len(words) > 1:
+        said = words
+    elif word and word not in name:  # "tesfaye woldemichael, t e s f a y e" spells a name already said
         said = (name[0], word) if name else (word,)
     return _Mention(said, pos - 1, pos, "dob")
+
+
+def _name_then_date(folded: str, ref_year: int) -> tuple[tuple[str, ...], str] | None:
+    """(name, date of birth) for a whole name said for someone with a full date right after it."""
+    if not _FOR_NAME_CUE.may_match(folded):
+        return None
+    pos = 0
+    # each cue word is tried, even one inside the words an earlier cue took ("about the renewal we
+    # faxed for edith crane"): search on from the end of the cue word, not of the match
+    while m := _FOR_NAME_CUE.pattern.search(folded, pos):
+        pos = m.start(1)
+        men = _mention(folded, m, 1, "for")
+        if men is None or len(men.tokens) < 2 or men.tokens[0] in _PERSON_WORDS:
+            continue
+        if found := _date_right_after(folded, men.end, ref_year):
+            return men.tokens, found
+    return None
 
 
 def _strip_possessive(word: str) -> str:
@@ -1339,6 +1391,10 @@ def extract_identity(item: InboundItem, *, folded: str | None = None) -> Identit
     seen: _CueMatches = {}  # the name cues' matches, for the said names below
     spoken = item.channel in ("voicemail", "phone")
     said = _text_name(folded, dob_pos, allow_self=spoken, seen=seen)
+    if not dob and (not said or said[1] in ("self", "greeting")) and (named := _name_then_date(folded, ref_year)):
+        # the caller's own name is not the patient's when she names someone else with a birth date
+        said, dob = (named[0], "for"), named[1]
+        from_text.add("dob")
     if spoken and not dob and said and said[1] in ("self", "greeting"):
         # "c'est bernadette pelletier, pelletier, le onze avril trente huit": a caller who gives a date
         # right after her own name gives her date of birth, cue or not.

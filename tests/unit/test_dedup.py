@@ -308,6 +308,8 @@ def test_follow_up_cues_a_writer_uses() -> None:
         "My wife uploaded the allergy plan on the portal yesterday. Can you confirm you got it?",
         "i wrote on the computer this morning about the cholesterol medicine",
         "yesterday i send email about the bill",
+        "mi esposo les mandó un correo ayer por la cuenta",
+        "mi hija le envió un mensaje por el portal",
     ):
         assert _SAYS_REPEAT.search(fold(said)), said
     assert not _SAYS_REPEAT.search(fold("please send a message to my daughter when the results are in"))
@@ -331,3 +333,39 @@ def test_a_refill_that_says_it_never_came_through_is_the_same_request() -> None:
     ):
         again = an_item("p2", 5, body, ALICE)
         assert replay((first, R), (again, R)) == [None, "p1"], body
+
+
+def test_a_spanish_call_about_a_bill_an_english_email_asked_about_is_that_question() -> None:
+    email = an_item(
+        "e-1",
+        0,
+        "I was billed $212.50 for my March visit, but my secondary insurance should cover it. Date of birth "
+        "4/2/1951. Can you check the statement?",
+        {"name": "Tomas Ybarra"},
+        channel="email",
+    )
+    call = an_item(
+        "v-1",
+        20,
+        "buenas tardes, habla la esposa de tomas ybarra, nació el dos de abril de mil novecientos cincuenta y uno. "
+        "mi esposo les mandó un correo ayer por la cuenta de la visita de marzo. gracias",
+        channel="voicemail",
+    )
+    assert replay((email, "billing_inquiry"), (call, "billing_inquiry")) == [None, "e-1"]
+
+
+def test_a_whole_name_spelled_word_by_word_matches_the_fax() -> None:
+    fax = an_item(
+        "f-1",
+        0,
+        "REFILL REQUEST\nPatient: NGUYEN, LAN   DOB: 02/11/1949\nRx: amlodipine 5 mg tab, refills left: 0",
+        channel="fax",
+    )
+    call = an_item(
+        "v-1",
+        6,
+        "hi this is my calling for my mother, lawn win, l a n, n g u y e n, birthday two eleven forty nine. she "
+        "needs her amlodipine, the pharmacy faxed you",
+        channel="voicemail",
+    )
+    assert replay((fax, R), (call, R)) == [None, "f-1"]

@@ -501,3 +501,29 @@ def test_a_caller_who_names_herself_then_whose_mother_or_aunt_she_is() -> None:
         )
     )
     assert english.given == "leilani"
+
+
+def test_a_whole_name_spelled_word_by_word_replaces_the_name_as_heard() -> None:
+    said = extract_identity(an_item("calling for my dad, been yen, b i n h, l e, birthday may third forty two"))
+    assert (said.given, said.family, said.dob) == ("binh", ("le",), "1942-05-03")
+    # letters said one by one with commas are one word
+    one = extract_identity(an_item("this is pat o'hara, o, h, a, r, a, birthday june first sixty"))
+    assert one.family == ("ohara",)
+
+
+def test_a_date_said_after_the_spelling_of_the_callers_name() -> None:
+    said = extract_identity(an_item("hi it's dana pruitt, p r u i t t, three nine seventy two. i sent a message"))
+    assert (said.given, said.family, said.dob) == ("dana", ("pruitt",), "1972-03-09")
+
+
+def test_a_whole_name_with_a_birth_date_right_after_it_is_the_patient() -> None:
+    said = extract_identity(
+        an_item("nurse from willow court, about the renewal we faxed for edith crane, one nine thirty one, thanks")
+    )
+    assert (said.given, said.family, said.dob) == ("edith", ("crane",), "1931-01-09")
+    # the caller's own name gives way to the patient named with a birth date
+    caller = extract_identity(an_item("this is joy calling for harold mays, ten two forty, his refill"))
+    assert (caller.given, caller.family, caller.dob) == ("harold", ("mays",), "1940-10-02")
+    # a name with no date after it is not taken for the patient's
+    plain = extract_identity(an_item("thanks for helping with the forms, see you soon", "portal"))
+    assert plain.dob is None and plain.family == ()
