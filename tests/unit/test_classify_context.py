@@ -1013,6 +1013,60 @@ def test_a_heart_rate_word_that_names_human_resources_or_a_runner_is_no_slow_pul
             "clinical_urgent",
             "emergent",
         ),
+        # --- rounds 33 and 34, after their scoring
+        # the event itself named right after "after the" / "since the" is history; what follows it is not
+        (
+            "Home from the hospital Tuesday after the asthma attack. Breathing fine now. They said to be seen by "
+            "my doctor within a week, can I get something Thursday?",
+            "appointment_callback",
+            "routine",
+        ),
+        ("since the chest pain started this morning I feel sweaty", "clinical_urgent", "emergent"),
+        # the reason for an ER visit weeks ago, and a scan "from the stroke", are history
+        (
+            "I was in the ER three weeks ago for chest pain and they said it was a pulled muscle. Nothing since. "
+            "Can I get a follow-up visit next week?",
+            "appointment_callback",
+            "routine",
+        ),
+        # "if I ever ... again" stays a hypothetical: a nitro bottle out of date is a plain refill
+        (
+            "My cardiologist said if I ever have the chest pain again to take a nitro. Never needed it, but the "
+            "bottle expired. Please send a new nitroglycerin to Walgreens.",
+            "medication_refill",
+            "routine",
+        ),
+        # Spanish "tía" is an aunt, never a TIA; a TIA still is one
+        (
+            "Mi tía nos regaló espinacas. ¿Mi papá puede comerlas con la warfarina o le afectan?",
+            "clinical_question",
+            "routine",
+        ),
+        (
+            "I think my husband had a TIA an hour ago, his arm went weak for ten minutes",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # bleeding through the towels held on it
+        (
+            "he sliced his hand on a saw, it's bleeding bad, we've got a towel on it pressing down and it's soaking "
+            "right through",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # a racing, flip-flopping heart inside a request to move a visit
+        (
+            "Need to move Thursday's appointment. Also my heart keeps doing flip flops and races when I stand up.",
+            "clinical_urgent",
+            "urgent",
+        ),
+        # insulin named as missing after "but no": out
+        (
+            "He has his Lantus but no Novolog at all since yesterday, the pharmacy has nothing from you.",
+            "medication_refill",
+            "urgent",
+        ),
+        ("se le cayó y se rompió, no le queda otra pluma de insulina", "medication_refill", "urgent"),
     ],
 )
 def test_blind_round_lessons(body: str, tag: str, urgency: str) -> None:
@@ -1172,8 +1226,63 @@ def test_blind_round_lessons(body: str, tag: str, urgency: str) -> None:
             "voicemail",
             "clinical_question",
         ),
+        # --- rounds 33 and 34, after their scoring
+        # Vietnamese: how to take a changed medicine is a question; a new prescription is a refill
+        ("Tôi nên uống thuốc này trước khi ăn hay sau khi ăn? Có sao không?", "portal", "clinical_question"),
+        ("Mẹ tôi sắp hết thuốc, xin bác sĩ gửi toa mới qua nhà thuốc.", "portal", "medication_refill"),
+        # moving a dose to another time of day
+        (
+            "can we give her the evening dose at breakfast instead, she keeps forgetting",
+            "voicemail",
+            "clinical_question",
+        ),
+        # a skin test placed here, and when it can be read
+        ("I got the PPD placed Wednesday. Is Saturday too late to read it?", "portal", "clinical_question"),
+        ("Please fax my PPD results to the nursing school.", "portal", "records_request"),
+        # a role, not a bill
+        (
+            "this is the charge nurse at the dialysis unit, he needs renewals on his sevelamer",
+            "voicemail",
+            "medication_refill",
+        ),
+        # messages meant for nobody here
+        ("testing the portal from my new tablet, please ignore", "portal", "other"),
+        ("hey mom it's me, running late picking you up, love you", "voicemail", "other"),
+        ("this is the dental office calling to confirm mia's cleaning on monday at ten", "voicemail", "other"),
+        # sent home wanting a visit
+        (
+            "The urgent care wants me seen by my PCP within a week. Can I get something Tuesday?",
+            "portal",
+            "appointment_callback",
+        ),
     ],
 )
 def test_blind_round_requests(body: str, channel: str, tag: str) -> None:
     result = said(body, channel)
     assert result.type == tag, result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "channel", "tag"),
+    [
+        # --- rounds 33 and 34: a hypothetical told in one sentence, however long
+        (
+            "Hypothetically, if she ate some peanut butter at a party and only broke out in a few hives, do we "
+            "give Benadryl or the EpiPen first? Her allergist just diagnosed it.",
+            "portal",
+            "clinical_question",
+        ),
+        # holding a blood thinner, the procedure named first
+        (
+            "her colonoscopy is friday and she takes eliquis, we don't know if she has to stop it or not",
+            "voicemail",
+            "clinical_question",
+        ),
+    ],
+)
+def test_blind_round_readings_by_the_rules(body: str, channel: str, tag: str) -> None:
+    """What the lexicon reads, the urgency net left out: the net may still raise such a message (a
+    safety net over-triages by design), which test_classify_urgency_net covers."""
+    item = InboundItem(channel, "t-1", datetime.fromisoformat("2027-02-15T10:00:00-06:00"), body)
+    result = classify(item, RULES.with_urgency_net(None))
+    assert (result.type, result.urgency) == (tag, "routine"), result.reasons
