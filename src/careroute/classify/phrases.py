@@ -103,6 +103,21 @@ def compile_phrase(phrase: str, fold: Callable[[str], str]) -> tuple[Element, ..
     return tuple(elements)
 
 
+#: A phrase walked spec by spec from its second element: (its index, payload, elements, words its gaps
+#: never skip).
+_Walked = tuple[int, P, tuple[Element, ...], frozenset[str]]
+#: Walked phrases that need one set of words first: (that set, ((the rest they need, phrases), ...)).
+_Group = tuple[frozenset[str], tuple[tuple[tuple[frozenset[str], ...], tuple[_Walked[P], ...]], ...]]
+
+
+def _by_index(walked: tuple[int, object, object, object]) -> int:
+    return walked[0]
+
+
+#: The first need of a phrase that needs no later word (its group is always possible).
+_ANY: frozenset[str] = frozenset({"\x00any"})
+
+
 @dataclass(frozen=True, slots=True)
 class Hit(Generic[P]):
     """A phrase found in the words: ``start``/``end`` are word indexes, end exclusive."""
@@ -140,9 +155,13 @@ class PhraseMatcher(Generic[P]):
         # For walked phrases: the words each later exact position must be, so a phrase whose words
         # are not all in the message is skipped with a few set operations, before any walking.
         self._needs: list[tuple[frozenset[str], ...]] = []
+        # The phrases one lexicon line expands into mostly need the same words: one tuple object for
+        # each distinct need, so candidates sharing it are checked once (see `_candidates`).
+        interned: dict[tuple[frozenset[str], ...], tuple[frozenset[str], ...]] = {}
         for index, (payload, elements) in enumerate(self._phrases):
             later = {e.words for e in elements[1:] if isinstance(e, WordSpec) and not e.prefixes}
-            self._needs.append(tuple(sorted(later, key=len)))
+            need = tuple(sorted(later, key=lambda w: (len(w), sorted(w))))
+            self._needs.append(interned.setdefault(need, need))
             tuples = _plain_tuples(elements, self._MAX_EXPANSION)
             if tuples is not None:
                 for words in tuples:
@@ -156,25 +175,46 @@ class PhraseMatcher(Generic[P]):
             for prefix in first.prefixes:
                 self._by_prefix.append((prefix, index))
         # Walked phrases that may start at a word, computed once per distinct word: message
-        # vocabulary repeats a lot. Each entry: (words one later position needs, payload, elements).
-        self._cache: dict[
-            str, tuple[tuple[tuple[frozenset[str], ...], P, tuple[Element, ...], frozenset[str]], ...]
-        ] = {}
+        # vocabulary repeats a lot. Grouped by the rarest words they need (most phrases starting with
+        # "my" or "is" fail there, a group at a time), then by the rest of what they need.
+        self._cache: dict[str, tuple[_Group[P], ...]] = {}
 
     def __len__(self) -> int:
         return len(self._phrases)
 
-    def _candidates(
-        self, word: str
-    ) -> tuple[tuple[tuple[frozenset[str], ...], P, tuple[Element, ...], frozenset[str]], ...]:
+    def _candidates(self, word: str) -> tuple[_Group[P], ...]:
         found = self._cache.get(word)
         if found is None:
             hits = set(self._by_word.get(word, ()))
             hits.update(index for prefix, index in self._by_prefix if word.startswith(prefix))
-            found = tuple((self._needs[i], *self._phrases[i], self._stops[i]) for i in sorted(hits))
+            groups: dict[frozenset[str], dict[tuple[frozenset[str], ...], list[_Walked[P]]]] = {}
+            for i in sorted(hits):
+                payload, elements = self._phrases[i]
+                needs = self._needs[i]
+                first = needs[0] if needs else _ANY
+                groups.setdefault(first, {}).setdefault(needs[1:], []).append((i, payload, elements, self._stops[i]))
+            found = tuple(
+                (first, tuple((rest, tuple(walked)) for rest, walked in by_rest.items()))
+                for first, by_rest in groups.items()
+            )
             if len(self._cache) < 200_000:
                 self._cache[word] = found
         return found
+
+    def _possible(self, word: str, present: set[str]) -> list[_Walked[P]]:
+        """The walked phrases starting at ``word`` whose later words are all in the message."""
+        out: list[_Walked[P]] = []
+        for first, by_rest in self._candidates(word):
+            if first is not _ANY and first.isdisjoint(present):
+                continue
+            for rest, walked in by_rest:
+                for need in rest:
+                    if need.isdisjoint(present):
+                        break
+                else:
+                    out.extend(walked)
+        out.sort(key=_by_index)  # the lexicon's order, as one list of candidates would give them
+        return out
 
     def scan(self, words: Sequence[str], sentence: Sequence[int]) -> list[Hit[P]]:
         """Every (phrase, start) match, keeping the longest end for each; sentences are never crossed."""
@@ -182,7 +222,9 @@ class PhraseMatcher(Generic[P]):
         n = len(words)
         plain = self._plain
         present = set(words)
-        candidates = self._candidates
+        # which walked phrases a word may start depends on the message's words only, not on where
+        # the word stands: found once per distinct word ("i", "my", "the" come back again and again)
+        possible: dict[str, list[_Walked[P]]] = {}
         for i in range(n):
             word = words[i]
             by_len = plain.get(word)
@@ -195,14 +237,13 @@ class PhraseMatcher(Generic[P]):
                     payloads = table.get(tuple(words[i:end]))
                     if payloads is not None:
                         hits.extend(Hit(payload, i, end) for payload in payloads)
-            for needs, payload, elements, stops in candidates(word):
-                for need in needs:
-                    if need.isdisjoint(present):
-                        break
-                else:
-                    end_at = _match(elements, 1, words, sentence, i + 1, n, sentence[i], stops)
-                    if end_at is not None:
-                        hits.append(Hit(payload, i, end_at))
+            walked = possible.get(word)
+            if walked is None:
+                walked = possible[word] = self._possible(word, present)
+            for _, payload, elements, stops in walked:
+                end_at = _match(elements, 1, words, sentence, i + 1, n, sentence[i], stops)
+                if end_at is not None:
+                    hits.append(Hit(payload, i, end_at))
         return hits
 
 
