@@ -633,7 +633,7 @@ def _birthday_without_year(folded: str, received: date) -> str | None:
         words = _cut_sentence([w for w in _WORD.findall(folded[m.end() : m.end() + 60].replace("-", " ")) if w != ","])
         for year in (received.year, received.year - 1):
             # the day and month are the first few words; the year is what was left unsaid
-            for k in range(min(4, len(words)), 1, -1):
+            for k in range(min(6, len(words)), 1, -1):  # "treinta y uno de diciembre": five words
                 found = parse_spoken_date([*words[:k], str(year)], received.year)
                 if found and date.fromisoformat(found) <= received:
                     return found
@@ -758,7 +758,11 @@ _PARTICLES = frozenset(
 )
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "md", "do", "rn", "np", "pa", "fnp", "phd"})
 _ROLE_WORDS = frozenset({"resident", "patient", "client", "member", "pt", "consumer", "individual"})
-_HONORIFICS = _words("mr mrs ms miss missus misses mister madam dr sr sra srta senor senora don dona")
+_HONORIFICS = _words(
+    "mr mrs ms miss missus misses mister madam dr sr sra srta senor senora don dona"
+    # church and community titles said before a name: "this is deacon otis pryor"
+    " deacon deaconess pastor reverend rev elder bishop minister imam sheikh hajj hajji hajja"
+)
 
 # Words that end a spoken name: a transcript has no capitals to show where a name stops.
 _NAME_STOP = _words(
@@ -1072,6 +1076,11 @@ def _name_then_date(folded: str, ref_year: int) -> tuple[tuple[str, ...], str] |
     return None
 
 
+#: "... de mi hija karla", "the baby of my daughter karla": the words before a relation mention that make it
+#: someone the patient belongs to.
+_OF_BEFORE = re.compile(r"\b(?:de|of)\s+(?:mi|my|su|his|her|our|nuestra|nuestro)\s+\S+\s+$")
+
+
 def _strip_possessive(word: str) -> str:
     return word[:-2] if word.endswith("'s") else word
 
@@ -1163,6 +1172,11 @@ def _text_name(
             tail = tail[repeat[-1] + 1 :]
         if tail:
             mentions.append(_Mention(tuple(tail[-3:]), m.start(1), m.end(1), "possessive"))
+    if len(mentions) > 1:
+        # "le hablo por mi nieto emiliano, es el bebé de mi hija karla": a relation said with "de" / "of"
+        # tells whose the patient is, when another mention names the patient
+        named = [x for x in mentions if not _OF_BEFORE.search(folded, max(0, x.start - 24), x.start)]
+        mentions = named or mentions
     if mentions:
         # the mention nearest before the date of birth is the patient's; else the first one
         before_dob = sorted((x for x in mentions if 0 <= x.start < dob_pos), key=lambda x: x.start)
@@ -1345,6 +1359,9 @@ class Identity:
     #: first names of everyone a transcript names (caller and patient): when the name we took
     #: for the patient's turns out to be the caller's, the other item may name the patient.
     said_names: tuple[str, ...] = ()
+    #: "MM-DD" of a birth date said without a year ("nació el treinta y uno de diciembre"), when no
+    #: date of birth is known: it can support a match, never contradict one.
+    birthday: str | None = None
     from_text: frozenset[str] = field(default_factory=frozenset)
 
     def __repr__(self) -> str:  # PHI: say which fields are known, never their values
@@ -1435,6 +1452,9 @@ def extract_identity(item: InboundItem, *, folded: str | None = None) -> Identit
         phone, other = other[0], other[1:]
         from_text.add("phone")
 
+    birthday = None
+    if not dob and (said_day := _birthday_without_year(folded, item.received_at.date())):
+        birthday = said_day[5:]
     caller_family = caller_initial = None
     caller = str(item.metadata.get("caller_id_name") or "") if item.metadata else ""
     if caller and not _GENERIC_CALLER_ID.search(fold(caller)):
@@ -1453,6 +1473,7 @@ def extract_identity(item: InboundItem, *, folded: str | None = None) -> Identit
         caller_family=caller_family,
         caller_initial=caller_initial,
         said_names=_said_given_names(folded, seen) if "name" in from_text else (),
+        birthday=birthday,
         from_text=frozenset(from_text),
     )
 
@@ -1475,10 +1496,13 @@ def identity_keys(identity: Identity) -> tuple[str, ...]:
     if identity.dob:
         keys.append(f"dob:{identity.dob}")
     initial = identity.given[0] if identity.given else "_"
+    day = identity.dob[5:] if identity.dob else identity.birthday
     for token in identity.family[:3]:
         code = phonetic(token)
         if code:
             keys.append(f"name:{code}|{identity.dob}" if identity.dob else f"name:{code}|{initial}")
+            if day:  # a grandmother gives the baby's birthday without a year: the day meets the chart's
+                keys.append(f"name:{code}|day:{day}")
     return tuple(dict.fromkeys(keys))
 
 
@@ -1573,6 +1597,11 @@ def match_patient(a: Identity, b: Identity) -> PatientMatch:
     if set(a.phones) & set(b.phones):
         score += 0.25
         fields.append("phone")
+    for x, y in ((a, b), (b, a)):
+        if x.birthday and not x.dob and y.dob and y.dob[5:] == x.birthday:
+            score += 0.35  # the day and month of the chart's date of birth, said without the year
+            fields.append("birthday")
+            break
     for x, y in ((a, b), (b, a)):
         # Caller ID ("HALE R") names the line's owner: weak alone, telling with the same given name.
         if x.caller_family and family_state != "match" and y.family and family_compatible([x.caller_family], y.family):

@@ -527,3 +527,26 @@ def test_a_whole_name_with_a_birth_date_right_after_it_is_the_patient() -> None:
     # a name with no date after it is not taken for the patient's
     plain = extract_identity(an_item("thanks for helping with the forms, see you soon", "portal"))
     assert plain.dob is None and plain.family == ()
+
+
+def test_a_church_title_before_a_name_is_not_the_name() -> None:
+    said = extract_identity(an_item("this is deacon otis pryor, p r y o r, nine thirty nineteen forty five"))
+    assert (said.given, said.family, said.dob) == ("otis", ("pryor",), "1945-09-30")
+
+
+def test_a_relation_said_with_of_names_whose_the_patient_is_not_the_patient() -> None:
+    said = extract_identity(
+        an_item("le hablo por mi nieto mateo ibarra, es el bebé de mi hija sonia, nació el dos de enero")
+    )
+    assert (said.given, said.family) == ("mateo", ("ibarra",))
+
+
+def test_a_birthday_without_a_year_supports_a_match_and_never_contradicts_one() -> None:
+    said = extract_identity(an_item("le hablo por mi nieto mateo ibarra, nació el dos de enero, tiene fiebre"))
+    assert said.dob is None and said.birthday == "01-02"
+    chart = Identity(mrn="P1", dob="2026-01-02", given="mateo", family=("ibarra",))
+    other_day = Identity(mrn="P2", dob="2025-03-09", given="mateo", family=("ibarra",))
+    assert set(identity_keys(said)) & set(identity_keys(chart))
+    assert match_patient(said, chart).score >= 0.6 and "birthday" in match_patient(said, chart).fields
+    assert not match_patient(said, other_day).different
+    assert match_patient(said, other_day).score < 0.6
