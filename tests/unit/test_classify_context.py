@@ -1067,6 +1067,66 @@ def test_a_heart_rate_word_that_names_human_resources_or_a_runner_is_no_slow_pul
             "urgent",
         ),
         ("se le cayó y se rompió, no le queda otra pluma de insulina", "medication_refill", "urgent"),
+        # --- rounds 35 and 36, after their scoring
+        # a transplant medicine with only tonight's dose left; the same said in Spanish as the last pill given
+        (
+            "I only have tonight's dose of my tacrolimus and the pharmacy says there are no refills.",
+            "medication_refill",
+            "urgent",
+        ),
+        (
+            "anoche le di la última pastilla de su levetiracetam y la farmacia dice que no hay receta",
+            "medication_refill",
+            "urgent",
+        ),
+        # a long name broken into syllables by speech-to-text still names the medicine
+        ("i got tonight's dose of my tack row limus and that's it, i'm out tomorrow", "medication_refill", "urgent"),
+        # a seizure medicine named with what it is for, and the last seizure, are no seizure now
+        (
+            "he ran out of his seizure pills, the keppra, took the last one last night. last time he missed "
+            "he had a seizure at work. please send it today",
+            "medication_refill",
+            "urgent",
+        ),
+        # stroke signs in everyday words, one side at a time
+        (
+            "since an hour ago her face on the left side is kind of falling down and her words come out wrong",
+            "clinical_urgent",
+            "emergent",
+        ),
+        (
+            "Also my right hand kept dropping my fork at lunch and it still feels clumsy. Should I mention it "
+            "at my March visit?",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # suicidal words in Spanish, with pills being counted
+        (
+            "ya no puedo más, pienso que mis hijos van a estar mejor sin mí. tengo las pastillas aquí y las "
+            "estoy contando",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # carbon monoxide as a question is no poisoning; the gas with a household sick is
+        (
+            "Our neighbor had carbon monoxide from his furnace. We are all fine. Where should we put the CO detectors?",
+            "clinical_question",
+            "routine",
+        ),
+        ("the carbon monoxide alarm went off and now we all have headaches", "clinical_urgent", "emergent"),
+        # "no new" negates a sign that begins with "new"; "mom passed" (away) says nothing of a faint
+        (
+            "No new confusion and no falls. Is melatonin okay with those medicines?",
+            "clinical_question",
+            "routine",
+        ),
+        # a coworker's faint, and the warning signs asked about, in Spanish
+        (
+            "un compañero se desmayó por el calor la semana pasada. ¿cuáles son las señales de alarma del golpe "
+            "de calor?",
+            "clinical_question",
+            "routine",
+        ),
     ],
 )
 def test_blind_round_lessons(body: str, tag: str, urgency: str) -> None:
@@ -1249,6 +1309,26 @@ def test_blind_round_lessons(body: str, tag: str, urgency: str) -> None:
         ("testing the portal from my new tablet, please ignore", "portal", "other"),
         ("hey mom it's me, running late picking you up, love you", "voicemail", "other"),
         ("this is the dental office calling to confirm mia's cleaning on monday at ten", "voicemail", "other"),
+        # --- rounds 35 and 36, after their scoring
+        ("What cold medicine is safe for me with my blood pressure pills?", "portal", "clinical_question"),
+        (
+            "Is it too late for the pneumonia shot this winter, and can she get it the same day as the RSV one?",
+            "voicemail",
+            "clinical_question",
+        ),
+        ("How long can pumped breast milk stay in the fridge?", "portal", "clinical_question"),
+        ("I need a back to work note for Monday, please.", "portal", "records_request"),
+        (
+            "Thank you all for the call Monday night. We will make the follow-up appointment later. No need to reply.",
+            "portal",
+            "other",
+        ),
+        ("necesito una copia de mis vacunas para el viaje", "voicemail", "records_request"),
+        (
+            "ayer le pusieron sus vacunas y la piernita donde la inyectaron está roja, ¿es normal?",
+            "voicemail",
+            "clinical_question",
+        ),
         # sent home wanting a visit
         (
             "The urgent care wants me seen by my PCP within a week. Can I get something Tuesday?",
@@ -1286,3 +1366,12 @@ def test_blind_round_readings_by_the_rules(body: str, channel: str, tag: str) ->
     item = InboundItem(channel, "t-1", datetime.fromisoformat("2027-02-15T10:00:00-06:00"), body)
     result = classify(item, RULES.with_urgency_net(None))
     assert (result.type, result.urgency) == (tag, "routine"), result.reasons
+
+
+def test_a_transcript_that_breaks_a_medicine_into_syllables_names_it() -> None:
+    read = RULES.compiled.normaliser.read
+    words = read("my pro graf, the tack row limus one milligram").words
+    assert "prograf" in words and "tacrolimus" in words
+    # ordinary words are never joined into one ("over to use" is no overdose, "assistance programs" no Prograf)
+    assert read("was over to use the phone").words[1:4] == ("over", "to", "use")
+    assert "programs" in read("patient assistance programs").words

@@ -166,7 +166,9 @@ def compile_rules(rules: ClassifierRules) -> CompiledRules:
     }
     targets = tuple(sorted({fold(t) for t in noise.get("fuzzy_targets", ())}))
     known.update(targets)
-    normaliser = Normaliser(NoiseMap(word_map, phrase_map, targets, frozenset(known)))
+    # the critical medicines' one-word names: a transcript that breaks one into syllables still names it
+    spoken = {fold(n) for names in meds["critical"].values() for n in names if " " not in str(n) and len(str(n)) >= 8}
+    normaliser = Normaliser(NoiseMap(word_map, phrase_map, targets, frozenset(known), frozenset(spoken)))
     return CompiledRules(
         normaliser=normaliser,
         matcher=PhraseMatcher(

@@ -39,6 +39,8 @@ _DATE_WORDS = frozenset({"on", "after", "dated", "from", "of", "el", "le", "du"}
 _BIRTH_WORDS = frozenset(
     {"birthday", "born", "dob", "birth", "birthdate", "nacio", "naci", "nacimiento", "cumpleanos", "ne"}
 )
+#: Words that make a sign an absence when the sign's own phrase begins with them ("not breathing").
+_NEGATORS = frozenset({"no", "not", "never", "without", "cannot", "nothing", "none", "nobody", "sin", "nunca"})
 #: "since 01/12" says it is still going on.
 _ONGOING_FROM = frozenset({"since", "desde", "depuis"})
 
@@ -137,7 +139,12 @@ class ContextIndex:
         nearest: dict[str, tuple[int, _Found]] = {}
         for f in self._found:
             trigger = self._triggers[f.group]
-            if f.start < end and start < f.end and not trigger.inside:
+            if (
+                f.start < end
+                and start < f.end
+                and not trigger.inside
+                and not (trigger.category == "negated" and self._leads_into(f, start))
+            ):
                 continue  # a trigger inside the mention is part of it ("no puedo respirar")
             if absent_form and trigger.category == "negated":
                 continue
@@ -174,6 +181,16 @@ class ContextIndex:
                 if read.sentence[i] == sentence and start - _YEAR_BEFORE <= i < end + _YEAR_AFTER:
                     return Reading("historical", uncertain, read.quote(i, i + 1))
         return Reading(None, uncertain, doubt)
+
+    def _leads_into(self, f: _Found, start: int) -> bool:
+        """A negation that starts before a mention and shares its first words ("no new" before "new
+        confusion") reads it as a negation next to it would; unless what it shares is the mention's
+        own negation ("is not" before "not breathing": the sign is said as an absence). Only negations:
+        "mom passed" (away) sharing "passed" with "passed out" says nothing of the faint."""
+        if f.start >= start:
+            return False
+        words = self._read.words
+        return not any(words[k] in _NEGATORS for k in range(start, min(f.end, len(words))))
 
     def _reach(self, trigger: Trigger, f: _Found, start: int, end: int) -> int | None:
         """Words between trigger and mention if the trigger reaches it, else None."""

@@ -181,6 +181,8 @@ class NoiseMap:
     phrases: Mapping[tuple[str, ...], tuple[str, ...]]
     fuzzy_targets: tuple[str, ...]
     known_words: frozenset[str]
+    #: long medicine names a transcript may break into syllables ("tack row limus"), joined within two edits
+    spoken_names: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +220,14 @@ class Normaliser:
         for target in noise.fuzzy_targets:
             self._targets_by_letter.setdefault(target[0], ())
             self._targets_by_letter[target[0]] += (target,)
+        # Speech-to-text breaks a long name into words it knows ("pro graf", "tack row limus"): a run
+        # of two or three words that spells a target when joined is read as the target.
+        self._join_targets = frozenset(t for t in noise.fuzzy_targets if len(t) >= _JOIN_MIN) | noise.spoken_names
+        self._join_starts = frozenset(t[:2] for t in self._join_targets)
+        self._spoken_by_letter: dict[str, tuple[str, ...]] = {}
+        for name in sorted(noise.spoken_names):
+            if len(name) >= 8:
+                self._spoken_by_letter[name[0]] = (*self._spoken_by_letter.get(name[0], ()), name)
 
     def read(self, text: str) -> ReadText:
         words: list[str] = []
@@ -262,9 +272,57 @@ class Normaliser:
         present = set(words)
         if not self._phrase_first.isdisjoint(present):
             words, spans, sentence, clause = self._rewrite_phrases(words, spans, sentence, clause)
+        if any(w[:2] in self._join_starts for w in present):
+            words, spans, sentence, clause = self._join_split(words, spans, sentence, clause)
         if not _NUMBER_WORDS.isdisjoint(present):
             words, spans, sentence, clause = _numbers(words, spans, sentence, clause)
         return ReadText(text, tuple(words), tuple(spans), tuple(sentence), tuple(clause))
+
+    def _joined(self, pieces: Sequence[str]) -> str | None:
+        """The target a run of heard words spells when joined: exactly, or a long medicine name broken
+        into three syllables ("tack row limus") within two edits; never through a word like "to" or
+        "the" ("over to use" is no overdose)."""
+        if not all(p.isalpha() and p not in _GLUE for p in pieces):
+            return None
+        cat = "".join(pieces)
+        if cat in self._join_targets:
+            return cat
+        if len(pieces) == 3 and len(cat) >= 8:
+            for name in self._spoken_by_letter.get(cat[0], ()):
+                if abs(len(name) - len(cat)) <= 2 and OSA.distance(cat, name, score_cutoff=2) <= 2:
+                    return name
+        return None
+
+    def _join_split(
+        self, words: list[str], spans: list[tuple[int, int]], sentence: list[int], clause: list[int]
+    ) -> tuple[list[str], list[tuple[int, int]], list[int], list[int]]:
+        i, n = 0, len(words)
+        out_w: list[str] = []
+        out_s: list[tuple[int, int]] = []
+        out_n: list[int] = []
+        out_c: list[int] = []
+        while i < n:
+            found = None
+            if words[i][:2] in self._join_starts and words[i] not in self._join_targets:
+                for size in (3, 2):
+                    end = i + size
+                    if end <= n and clause[i] == clause[end - 1] and (hit := self._joined(words[i:end])):
+                        found = (hit, end)
+                        break
+            if found is None:
+                out_w.append(words[i])
+                out_s.append(spans[i])
+                out_n.append(sentence[i])
+                out_c.append(clause[i])
+                i += 1
+                continue
+            hit, end = found
+            out_w.append(hit)
+            out_s.append((spans[i][0], spans[end - 1][1]))
+            out_n.append(sentence[i])
+            out_c.append(clause[i])
+            i = end
+        return out_w, out_s, out_n, out_c
 
     def _word_forms(self, word: str) -> tuple[str, ...]:
         if "'" in word:
@@ -339,6 +397,18 @@ class Normaliser:
             out_c.append(clause[i])
             i += 1
         return out_w, out_s, out_n, out_c
+
+
+#: The shortest target a run of split words is joined into ("pro graf"): shorter ones join by chance.
+_JOIN_MIN = 6
+#: Words no name is broken into: a run through one of them is ordinary speech.
+_GLUE = frozenset(
+    {
+        "a", "an", "the", "to", "of", "and", "or", "in", "on", "at", "it", "is", "be", "by", "for", "from", "with",
+        "as", "i", "he", "she", "we", "you", "they", "my", "his", "her", "our", "your", "do", "did", "does", "not",
+        "no", "so", "up", "out", "off", "over",
+    }
+)  # fmt: skip
 
 
 def _is_thousands(raw: str) -> bool:
