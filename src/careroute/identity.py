@@ -950,8 +950,12 @@ def _mention(folded: str, m: re.Match[str], group: int, cue: str) -> _Mention | 
     if spelled:
         words, end = spelled
         # "tom voychick, w o j c i k": the spelling is the surname; "wah tron, h o a, t r a n": the
-        # whole name spelled replaces the name as it was heard
-        tokens = words if len(words) > 1 else (tokens[0], words[0])
+        # whole name spelled replaces the name as it was heard; "pa nhia vang, p a n h i a v a n g"
+        # spells the whole name said, run together
+        if len(words) > 1:
+            tokens = words
+        elif words[0] != "".join(tokens):
+            tokens = (tokens[0], words[0])
     return _Mention(tokens, m.start(group), end, cue)
 
 
@@ -1054,7 +1058,7 @@ def _name_before(folded: str, pos: int) -> _Mention | None:
     words = _spelled_words(",".join(word[i:j] for i, j in zip([0, *cuts], [*cuts, len(word)], strict=True)))
     if len(words) > 1:
         said = words
-    elif word and word not in name:  # "tesfaye woldemichael, t e s f a y e" spells a name already said
+    elif word and word not in name and word != "".join(name):  # "tesfaye woldemichael, t e s f a y e" spells
         said = (name[0], word) if name else (word,)
     return _Mention(said, pos - 1, pos, "dob")
 
@@ -1523,6 +1527,13 @@ class PatientMatch:
     reason: str = ""
 
 
+def _same_words(a: Identity, b: Identity) -> bool:
+    """Both identities name the same three or more words, in any order."""
+    x = {a.given or "", *a.family} - {""}
+    y = {b.given or "", *b.family} - {""}
+    return len(x) >= 3 and x == y
+
+
 @lru_cache(maxsize=16384)
 def _near_dob(a: str, b: str) -> bool:
     """Dates a transcript could have confused: month and day swapped, or one field misheard."""
@@ -1570,6 +1581,10 @@ def match_patient(a: Identity, b: Identity) -> PatientMatch:
                 given_state = "unknown"  # we took the caller's name; the patient's is there too
             else:
                 strong_conflict = fuzz.ratio(a.given, b.given) < 60
+    if given_state == "conflict" and family_state == "match" and _same_words(a, b):
+        # "nur mohamed abdi" and "Mohamed Abdi Nur": the same names in another order (Somali, Vietnamese
+        # and Spanish names are written in more than one order)
+        given_state = "match"
     if family_state == "unknown" and a.given and b.given and not (a.family and b.family):
         # One side has a single spoken word: it may be the given or the family name.
         single = (a.given, *a.family) if not a.family else (b.given, *b.family)

@@ -550,3 +550,23 @@ def test_a_birthday_without_a_year_supports_a_match_and_never_contradicts_one() 
     assert match_patient(said, chart).score >= 0.6 and "birthday" in match_patient(said, chart).fields
     assert not match_patient(said, other_day).different
     assert match_patient(said, other_day).score < 0.6
+
+
+def test_a_whole_name_spelled_run_together_keeps_the_words_as_said() -> None:
+    said = extract_identity(
+        an_item(
+            "i'm calling for my mom pa nhia vang, p a n h i a v a n g, her birthday is september fourteen fifty six"
+        )
+    )
+    fax = extract_identity(an_item("REFILL REQUEST\nPatient: VANG, PA NHIA   DOB: 09/14/1956", "fax"))
+    assert "vang" in said.family
+    assert "given_name" in match_patient(said, fax).fields and match_patient(said, fax).score >= 0.6
+
+
+def test_the_same_names_in_another_order_are_one_person() -> None:
+    said = Identity(dob="1958-12-25", given="nur", family=("mohamed", "abdi"), from_text=frozenset({"name"}))
+    chart = Identity(dob="1958-12-25", given="mohamed", family=("abdi", "nur"))
+    assert "given_name" in match_patient(said, chart).fields
+    # two of the same three words are not enough
+    other = Identity(dob="1958-12-25", given="ahmed", family=("abdi", "nur"))
+    assert "given_name" not in match_patient(said, other).fields
