@@ -1067,6 +1067,42 @@ def test_a_heart_rate_word_that_names_human_resources_or_a_runner_is_no_slow_pul
             "urgent",
         ),
         ("se le cayó y se rompió, no le queda otra pluma de insulina", "medication_refill", "urgent"),
+        # --- rounds 37 and 38, after their scoring
+        # a transplant medicine "only for tonight, tomorrow nothing"
+        (
+            "his tacrolimus, he has only for tonight, tomorrow nothing. the pharmacy is waiting for you",
+            "medication_refill",
+            "urgent",
+        ),
+        # a baby working to breathe: the skin between the ribs pulling in
+        (
+            "my baby is 2 months, he breathe very fast and the skin by the ribs going in and in",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # bright red blood in pregnancy, more than spotting
+        (
+            "I'm 28 weeks and there was bright red blood when I wiped, more than spotting.",
+            "clinical_urgent",
+            "emergent",
+        ),
+        # a blistering rash by the eye with a red, swollen eyelid (shingles near the eye)
+        (
+            "A blistering rash on my forehead into my eyebrow since yesterday, and now my eyelid is swollen and red.",
+            "clinical_urgent",
+            "urgent",
+        ),
+        # a relative's history told after her name, and a coworker's faint, are not the writer's
+        (
+            "My older brother has diabetes and he had a stroke at 50. Should I be screened for anything?",
+            "clinical_question",
+            "routine",
+        ),
+        (
+            "A guy at work passed out from the heat last week. What signs should I watch for in myself?",
+            "clinical_question",
+            "routine",
+        ),
         # --- rounds 35 and 36, after their scoring
         # a transplant medicine with only tonight's dose left; the same said in Spanish as the last pill given
         (
@@ -1309,6 +1345,14 @@ def test_blind_round_lessons(body: str, tag: str, urgency: str) -> None:
         ("testing the portal from my new tablet, please ignore", "portal", "other"),
         ("hey mom it's me, running late picking you up, love you", "voicemail", "other"),
         ("this is the dental office calling to confirm mia's cleaning on monday at ten", "voicemail", "other"),
+        # --- rounds 37 and 38, after their scoring: calls meant for a salon, a rental, a township; a staffing pitch
+        (
+            "hello, this is for the gel nails and a pedicure, two people saturday at ten, call me back",
+            "voicemail",
+            "other",
+        ),
+        ("calling about the fish house rental for the weekend, is it still open", "voicemail", "other"),
+        ("Holiday coverage gaps? Locum physicians available now, credentialing in 10 days.", "fax", "other"),
         # --- rounds 35 and 36, after their scoring
         ("What cold medicine is safe for me with my blood pressure pills?", "portal", "clinical_question"),
         (
