@@ -91,6 +91,40 @@ def test_a_new_item_appears_live_on_my_work(page: Any, web_server: LiveServer, h
     not_reloaded(page, url)
 
 
+def test_a_form_opened_while_a_live_refresh_is_on_its_way_is_kept(
+    page: Any, web_server: LiveServer, http: httpx.Client
+) -> None:
+    first = post_item(http, "portal-1", subject="refill please")
+    url = f"{web_server.url}/my/luis"
+    held: list[Any] = []
+    # Hold the list's live refresh in the network until the form is open, as a slow server would.
+    page.route("**/ui/my/luis/list", lambda route: held.append(route))
+    page.goto(url)
+    mark_page(page)
+    page.locator("#live-state:not([hidden])").wait_for()
+    second = post_item(http, "portal-2", subject="another refill")  # an event: the list asks for a fresh copy
+    for _ in range(50):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the live refresh was never asked for"
+    row = page.locator(f"#task-{first}")
+    row.get_by_text("Reroute…").click()
+    select = row.get_by_label("Move to queue")
+    expect(select).to_be_visible()
+    page.route("**/ui/my/luis/list", lambda route: route.continue_())  # later refreshes go straight through
+    for route in list(held):
+        route.continue_()
+    # The fresh copy arrived and was not swapped in under the open form: it is offered instead.
+    expect(page.locator("#my-list .pending")).to_be_visible()
+    expect(select).to_be_visible()
+    select.select_option("records")
+    assert page.locator(f"#task-{second}").count() == 0  # not shown until asked for
+    page.locator("#my-list .pending button").click()
+    expect(page.locator(f"#task-{second}")).to_be_visible()
+    not_reloaded(page, url)
+
+
 def test_a_new_item_appears_live_on_the_board(page: Any, web_server: LiveServer, http: httpx.Client) -> None:
     url = f"{web_server.url}/board"
     page.goto(url)

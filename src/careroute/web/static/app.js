@@ -47,6 +47,7 @@
     var before = taskIds(region);
     var focusedRow = document.activeElement && document.activeElement.closest ? document.activeElement.closest("[data-task]") : null;
     var focusedId = focusedRow ? focusedRow.id : null;
+    region.dataset.liveRefreshing = "1";  // looked at again when the fresh copy arrives (htmx:beforeSwap)
     window.htmx.ajax("GET", region.dataset.liveUrl, { target: "#" + id, swap: "outerHTML" }).then(function () {
       var fresh = document.getElementById(id);
       if (!fresh) return;
@@ -125,6 +126,19 @@
   });
 
   // -- htmx -----------------------------------------------------------------------------------
+
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    // A form opened while a live refresh was on its way (a reroute begun a moment after a claim)
+    // must not be swapped away under the person using it: keep it, and offer the refresh instead.
+    var target = e.detail && e.detail.target;
+    if (!target || !target.dataset || target.dataset.liveRefreshing !== "1") return;
+    delete target.dataset.liveRefreshing;
+    if (busy(target)) {
+      e.detail.shouldSwap = false;
+      var note = target.querySelector(".pending");
+      if (note) note.hidden = false;
+    }
+  });
 
   document.addEventListener("htmx:beforeRequest", function (e) {
     flash("");
