@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from rapidfuzz.distance import OSA
 
@@ -271,9 +272,11 @@ class Normaliser:
                 clause.append(cid)
         present = set(words)
         if not self._phrase_first.isdisjoint(present):
-            words, spans, sentence, clause = self._rewrite_phrases(words, spans, sentence, clause)
+            found = partial(self._phrase_at, words, sentence)
+            words, spans, sentence, clause = _replace_runs(words, spans, sentence, clause, found)
         if any(w[:2] in self._join_starts for w in present):
-            words, spans, sentence, clause = self._join_split(words, spans, sentence, clause)
+            found = partial(self._joined_at, words, clause)
+            words, spans, sentence, clause = _replace_runs(words, spans, sentence, clause, found)
         if not _NUMBER_WORDS.isdisjoint(present):
             words, spans, sentence, clause = _numbers(words, spans, sentence, clause)
         return ReadText(text, tuple(words), tuple(spans), tuple(sentence), tuple(clause))
@@ -293,36 +296,25 @@ class Normaliser:
                     return name
         return None
 
-    def _join_split(
-        self, words: list[str], spans: list[tuple[int, int]], sentence: list[int], clause: list[int]
-    ) -> tuple[list[str], list[tuple[int, int]], list[int], list[int]]:
-        i, n = 0, len(words)
-        out_w: list[str] = []
-        out_s: list[tuple[int, int]] = []
-        out_n: list[int] = []
-        out_c: list[int] = []
-        while i < n:
-            found = None
-            if words[i][:2] in self._join_starts and words[i] not in self._join_targets:
-                for size in (3, 2):
-                    end = i + size
-                    if end <= n and clause[i] == clause[end - 1] and (hit := self._joined(words[i:end])):
-                        found = (hit, end)
-                        break
-            if found is None:
-                out_w.append(words[i])
-                out_s.append(spans[i])
-                out_n.append(sentence[i])
-                out_c.append(clause[i])
-                i += 1
-                continue
-            hit, end = found
-            out_w.append(hit)
-            out_s.append((spans[i][0], spans[end - 1][1]))
-            out_n.append(sentence[i])
-            out_c.append(clause[i])
-            i = end
-        return out_w, out_s, out_n, out_c
+    def _joined_at(self, words: Sequence[str], clause: Sequence[int], i: int) -> tuple[tuple[str, ...], int] | None:
+        """The name a run of two or three heard words from words[i] spells, and where the run ends."""
+        if words[i][:2] not in self._join_starts or words[i] in self._join_targets:
+            return None
+        for size in (3, 2):
+            end = i + size
+            if end <= len(words) and clause[i] == clause[end - 1] and (hit := self._joined(words[i:end])):
+                return (hit,), end
+        return None
+
+    def _phrase_at(self, words: Sequence[str], sentence: Sequence[int], i: int) -> tuple[tuple[str, ...], int] | None:
+        """The reading of the longest noise phrase starting at words[i] (within a sentence), and its end."""
+        if words[i] not in self._phrase_first:
+            return None
+        for size in range(min(self._max_phrase, len(words) - i), 1, -1):
+            repl = self._noise.phrases.get(tuple(words[i : i + size]))
+            if repl is not None and sentence[i] == sentence[i + size - 1]:
+                return repl, i + size
+        return None
 
     def _word_forms(self, word: str) -> tuple[str, ...]:
         if "'" in word:
@@ -363,40 +355,38 @@ class Normaliser:
             self._fuzzy_cache[word] = best
         return best
 
-    def _rewrite_phrases(
-        self, words: list[str], spans: list[tuple[int, int]], sentence: list[int], clause: list[int]
-    ) -> tuple[list[str], list[tuple[int, int]], list[int], list[int]]:
-        out_w: list[str] = []
-        out_s: list[tuple[int, int]] = []
-        out_n: list[int] = []
-        out_c: list[int] = []
-        i, n = 0, len(words)
-        while i < n:
-            if words[i] in self._phrase_first:
-                for size in range(min(self._max_phrase, n - i), 1, -1):
-                    src = tuple(words[i : i + size])
-                    repl = self._noise.phrases.get(src)
-                    if repl is not None and sentence[i] == sentence[i + size - 1]:
-                        span = (spans[i][0], spans[i + size - 1][1])
-                        out_w.extend(repl)
-                        out_s.extend([span] * len(repl))
-                        out_n.extend([sentence[i]] * len(repl))
-                        out_c.extend([clause[i]] * len(repl))
-                        i += size
-                        break
-                else:
-                    out_w.append(words[i])
-                    out_s.append(spans[i])
-                    out_n.append(sentence[i])
-                    out_c.append(clause[i])
-                    i += 1
-                continue
+
+def _replace_runs(
+    words: list[str],
+    spans: list[tuple[int, int]],
+    sentence: list[int],
+    clause: list[int],
+    found: Callable[[int], tuple[tuple[str, ...], int] | None],
+) -> tuple[list[str], list[tuple[int, int]], list[int], list[int]]:
+    """The words with each run ``found(i)`` names (its reading and where it ends) replaced by that reading:
+    the noise phrases ("chess pain") and the names broken into syllables ("tack row limus") alike."""
+    out_w: list[str] = []
+    out_s: list[tuple[int, int]] = []
+    out_n: list[int] = []
+    out_c: list[int] = []
+    i, n = 0, len(words)
+    while i < n:
+        run = found(i)
+        if run is None:
             out_w.append(words[i])
             out_s.append(spans[i])
             out_n.append(sentence[i])
             out_c.append(clause[i])
             i += 1
-        return out_w, out_s, out_n, out_c
+            continue
+        reading, end = run
+        span = (spans[i][0], spans[end - 1][1])
+        out_w.extend(reading)
+        out_s.extend([span] * len(reading))
+        out_n.extend([sentence[i]] * len(reading))
+        out_c.extend([clause[i]] * len(reading))
+        i = end
+    return out_w, out_s, out_n, out_c
 
 
 #: The shortest target a run of split words is joined into ("pro graf"): shorter ones join by chance.
