@@ -1001,15 +1001,16 @@ def _name_before(folded: str, pos: int) -> _Mention | None:
     name: list[str] = []
     skipping = True
     stop = -1  # index in tokens of the word that ended the name
-    commas: list[int] = []  # letters spelled after each comma inside the spelling, counted from its end
+    run: list[str] = []  # the spelled letters with the commas between them, read backwards
     for k in range(len(tokens) - 1, -1, -1):
         w = tokens[k]
         stop = k
         if not name and len(w) == 1 and w.isalpha() and len(spelled) < 20:
             spelled.append(w)
+            run.append(w)
             continue
         if not name and w == "," and spelled:
-            commas.append(len(spelled))
+            run.append(w)
         if not name and len(spelled) >= 3 and w in _FILLERS_BEFORE_SPELLING:
             continue
         if skipping and w in {
@@ -1054,8 +1055,7 @@ def _name_before(folded: str, pos: int) -> _Mention | None:
     word = "".join(reversed(spelled))
     said: tuple[str, ...] = tuple(name)
     # "wah tron, h o a, t r a n": the whole name spelled, word by word, replaces the name as heard
-    cuts = sorted({len(spelled) - c for c in commas if 0 < c < len(spelled)})
-    words = _spelled_words(",".join(word[i:j] for i, j in zip([0, *cuts], [*cuts, len(word)], strict=True)))
+    words = _spelled_words("".join(reversed(run))) if spelled else ()
     if len(words) > 1:
         said = words
     elif word and word not in name and word != "".join(name):  # "tesfaye woldemichael, t e s f a y e" spells
