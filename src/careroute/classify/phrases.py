@@ -155,13 +155,10 @@ class PhraseMatcher(Generic[P]):
         # For walked phrases: the words each later exact position must be, so a phrase whose words
         # are not all in the message is skipped with a few set operations, before any walking.
         self._needs: list[tuple[frozenset[str], ...]] = []
-        # The phrases one lexicon line expands into mostly need the same words: one tuple object for
-        # each distinct need, so candidates sharing it are checked once (see `_candidates`).
-        interned: dict[tuple[frozenset[str], ...], tuple[frozenset[str], ...]] = {}
         for index, (payload, elements) in enumerate(self._phrases):
             later = {e.words for e in elements[1:] if isinstance(e, WordSpec) and not e.prefixes}
-            need = tuple(sorted(later, key=lambda w: (len(w), sorted(w))))
-            self._needs.append(interned.setdefault(need, need))
+            # the fewest alternatives first: `_candidates` groups phrases by that first need
+            self._needs.append(tuple(sorted(later, key=lambda w: (len(w), sorted(w)))))
             tuples = _plain_tuples(elements, self._MAX_EXPANSION)
             if tuples is not None:
                 for words in tuples:
