@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train the shipped learned fallback and urgency safety net from labelled files in this repository.
+"""Train the shipped learned fallback, urgency safety net and refill net from labelled files in this repository.
 
     python scripts/train_classifier.py [--check]
 
@@ -15,6 +15,11 @@ left out (their urgency is the critical-medicine rule's, not danger in words). I
 set as scripts/validate_urgency_net.py validated it: every item gets a probability from a net
 that never saw its set (leave-one-set-out), and the threshold is the lowest at which the net
 would raise at most SHIPPED_BUDGET of the routine items the rules leave routine.
+
+The refill net (src/careroute/classify/model/refill_net.json) is trained on every labelled refill
+that names a critical medicine, in the same sets and the stress set of refills
+(stress_round_32.jsonl), urgent against routine. Its threshold is set the same way: the lowest at
+which nets that never saw a set would raise at most refill_net.SHIPPED_BUDGET of all routine items.
 
 Training is deterministic: the same files give the same files. ``--check`` exits 1 if a shipped
 file differs from a fresh training.
@@ -33,12 +38,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from careroute.classify.classifier import classify, learned_reading  # noqa: E402
+from careroute.classify.classifier import classify, learned_reading, refill_reading  # noqa: E402
 from careroute.classify.evaluate import item_from_mapping  # noqa: E402
 from careroute.classify.labs import is_lab  # noqa: E402
 from careroute.classify.learned import SHIPPED, SHIPPED_C, LearnedModel, examples_from_rows, train  # noqa: E402
 from careroute.classify.prior_auth import is_prior_auth  # noqa: E402
-from careroute.classify.rules import lexicon_rules  # noqa: E402
+from careroute.classify.refill_net import KIND as REFILL_KIND  # noqa: E402
+from careroute.classify.refill_net import SHIPPED as REFILL_SHIPPED  # noqa: E402
+from careroute.classify.refill_net import SHIPPED_BUDGET as REFILL_BUDGET  # noqa: E402
+from careroute.classify.refill_net import SHIPPED_C as REFILL_C  # noqa: E402
+from careroute.classify.refill_net import teaches_refill_net  # noqa: E402
+from careroute.classify.rules import ClassifierRules, lexicon_rules  # noqa: E402
 from careroute.classify.urgency_net import (  # noqa: E402
     PATIENT_CHANNELS,
     SHIPPED_BUDGET,
@@ -55,6 +65,7 @@ CASES = ROOT / "tests" / "unit" / "cases"
 SAMPLES = ROOT.parent / "shared" / "samples"
 OUT = ROOT / "src" / "careroute" / "classify" / SHIPPED
 NET_OUT = ROOT / "src" / "careroute" / "classify" / NET_SHIPPED
+REFILL_OUT = ROOT / "src" / "careroute" / "classify" / REFILL_SHIPPED
 HIGH = {"emergent", "urgent"}
 
 
@@ -127,6 +138,49 @@ def train_urgency_net(learned: LearnedModel) -> tuple[UrgencyNet, int]:
     return fit(everything).with_threshold(threshold), taught
 
 
+def train_refill_net(rules: ClassifierRules) -> tuple[UrgencyNet, int]:
+    """The refill net on every labelled refill naming a critical medicine (the stress set of refills
+    too), at the leave-one-set-out threshold; ``rules`` are the shipped rules without a refill net,
+    which decide the refills it could raise."""
+    sets = labelled_sets()
+    stress = CASES / "stress_round_32.jsonl"
+    if stress.is_file():
+        sets[stress.stem] = _jsonl(stress)
+    lexicon = lexicon_rules()
+    readings: dict[str, tuple[tuple[str, ...], bool]] = {}
+    for rows in sets.values():
+        for row in rows:
+            item = item_from_mapping(row)
+            readings[row["external_id"]] = refill_reading(item.text, lexicon, item.received_at.date())
+
+    def fit(rows: list[dict[str, Any]]) -> UrgencyNet:
+        examples = [
+            (readings[r["external_id"]][0], r["urgency"] in HIGH)
+            for r in rows
+            if teaches_refill_net(r["type"], readings[r["external_id"]][1])
+        ]
+        return train_net(examples, c=REFILL_C, use_chars=False, kind=REFILL_KIND)
+
+    raisable: list[float] = []
+    routine = 0
+    for name, rows in sets.items():
+        net = fit([r for other, more in sets.items() if other != name for r in more])
+        for row in rows:
+            if row["urgency"] in HIGH:
+                continue
+            routine += 1
+            words, names_critical = readings[row["external_id"]]
+            if not names_critical:
+                continue
+            result = classify(item_from_mapping(row), rules)
+            if result.type == "medication_refill" and result.urgency == "routine":
+                raisable.append(net.probability(words))
+    threshold = choose_threshold(raisable, routine, REFILL_BUDGET)
+    everything = [r for rows in sets.values() for r in rows]
+    taught = sum(teaches_refill_net(r["type"], readings[r["external_id"]][1]) for r in everything)
+    return fit(everything).with_threshold(threshold), taught
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if the shipped model is out of date")
@@ -139,27 +193,36 @@ def main() -> int:
     # model classify() will load.
     net, net_items = train_urgency_net(LearnedModel.from_dict(json.loads(text)))
     net_text = net.dumps()
+    refill_net, refill_items = train_refill_net(
+        lexicon_rules().with_model(LearnedModel.from_dict(json.loads(text))).with_urgency_net(net)
+    )
+    refill_text = refill_net.dumps()
     if args.check:
         stale = [
             out
-            for out, fresh in ((OUT, text), (NET_OUT, net_text))
+            for out, fresh in ((OUT, text), (NET_OUT, net_text), (REFILL_OUT, refill_text))
             if (out.read_text(encoding="utf-8") if out.is_file() else "") != fresh
         ]
         for out in stale:
             print(f"{out.relative_to(ROOT)} is out of date: run scripts/train_classifier.py", file=sys.stderr)
         if stale:
             return 1
-        print("shipped model and urgency net are up to date")
+        print("shipped model, urgency net and refill net are up to date")
         return 0
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(text, encoding="utf-8")
     NET_OUT.write_text(net_text, encoding="utf-8")
+    REFILL_OUT.write_text(refill_text, encoding="utf-8")
     counts = Counter(str(r["type"]) for r in rows)
     print(f"trained on {len(rows)} items from {len(paths)} files: {dict(sorted(counts.items()))}")
     print(f"{len(model.vocabulary)} features, {len(model.classes)} tags -> {OUT.relative_to(ROOT)}")
     print(
         f"urgency net: {net_items} patient-written items, {len(net.word_vocabulary) + len(net.char_vocabulary)} "
         f"features, threshold {net.threshold:.4f} -> {NET_OUT.relative_to(ROOT)}"
+    )
+    print(
+        f"refill net: {refill_items} refills naming a critical medicine, {len(refill_net.word_vocabulary)} "
+        f"features, threshold {refill_net.threshold:.4f} -> {REFILL_OUT.relative_to(ROOT)}"
     )
     return 0
 

@@ -29,7 +29,7 @@ from .keywords import RequestScores, keyword_confidence, score_requests
 from .labs import is_lab, read_lab, read_report_lines
 from .normalise import ReadText
 from .prior_auth import is_prior_auth, read_prior_auth
-from .refills import out_of_critical_medicine
+from .refills import critical_medicines, out_of_critical_medicine
 from .rules import ClassifierRules
 from .urgency_net import PATIENT_CHANNELS
 
@@ -207,6 +207,25 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
             rule_ids = (rule, *rule_ids)
             reasons.append(f"{rule}: out of a critical medicine ({out.medicine!r}, {out.phrase!r})")
             evidence.append(Evidence(rule, out.phrase, *read.span(out.start, out.end)))
+    refill_net = rules.refill_net
+    if refill_net is not None and tag == "medication_refill" and urgency == "routine" and learned_words:
+        meds = critical_medicines(read, hits, context, compiled.critical_gated)
+        if meds:
+            # A critical medicine running out told in words no out-of-medicine phrase knows was the
+            # miss of most blind weeks; the net reads the whole refill and, like the urgency net,
+            # only raises: a clinician looks today at a refill that could have waited.
+            probability = refill_net.probability(learned_words)
+            cutoff = rules.refill_net_cutoff
+            if probability >= cutoff:
+                urgency = "urgent"
+                med = meds[0]
+                rule_ids = (*rule_ids, "refill_net")
+                reasons.append(
+                    f"refill_net: {refill_net.model_id} p(out today)={probability:.2f} >= {cutoff:.2f}; a critical "
+                    f"medicine ({read.quote(med.start, med.end)!r}) and no out-of-medicine phrase recognised, "
+                    "raised routine -> urgent for a clinician to check"
+                )
+                evidence.append(Evidence("refill_net", read.quote(med.start, med.end), *read.span(med.start, med.end)))
     if tag == "clinical_urgent":  # only a learned model can say so without a danger sign: over-triage it
         urgency = "urgent"
     possible_danger = tag == "clinical_urgent"
@@ -373,3 +392,14 @@ def learned_reading(text: str, rules: ClassifierRules, year: int | date | None =
     hits = compiled.matcher.scan(read.words, read.sentence)
     context = ContextIndex(read, hits, compiled, year)
     return without_ruled_out(read.words, find_danger(read, hits, context, rules))
+
+
+def refill_reading(text: str, rules: ClassifierRules, year: int | date | None = None) -> tuple[tuple[str, ...], bool]:
+    """What the refill net reads for a message (the learned words, as ``learned_reading``) and
+    whether it names a critical medicine that counts, exactly as ``classify`` decides both."""
+    compiled = rules.compiled
+    read = compiled.normaliser.read(text)
+    hits = compiled.matcher.scan(read.words, read.sentence)
+    context = ContextIndex(read, hits, compiled, year)
+    words = without_ruled_out(read.words, find_danger(read, hits, context, rules))
+    return words, bool(critical_medicines(read, hits, context, compiled.critical_gated))

@@ -47,6 +47,21 @@ def _names_a_medicine(read: ReadText, meds: Sequence[Hit[Payload]], at: int) -> 
     return any(w in _OUT_OF_OBJECTS for w in read.words[at : at + _OUT_OF_LOOK])
 
 
+def critical_medicines(
+    read: ReadText, hits: Sequence[Hit[Payload]], context: ContextIndex, gated: frozenset[int] = frozenset()
+) -> list[Hit[Payload]]:
+    """The mentions of critical medicines that count: not a cream of the same name, and a
+    `critical_when` medicine (``gated`` classes) only beside its need said as happening now."""
+    meds = [h for h in hits if h.payload[0] == CRITICAL_MED]
+    if gated and any(h.payload[1] in gated for h in meds):
+        needed = {
+            h.payload[1] for h in hits if h.payload[0] == CRITICAL_NEED and context.reading(h.start, h.end).counted
+        }
+        meds = [h for h in meds if h.payload[1] not in gated or h.payload[1] in needed]
+    # "la crema para el eczema, la hidrocortisona": a cream of the same name is no critical medicine
+    return [h for h in meds if not any(w in _TOPICAL for w in read.words[max(0, h.start - 6) : h.end + 2])]
+
+
 @dataclass(frozen=True, slots=True)
 class CriticalOut:
     medicine_class: str
@@ -68,15 +83,7 @@ def out_of_critical_medicine(
     patient said to be in withdrawal counts too when no medicine is named as out (opioid treatment, a
     benzodiazepine, alcohol: the refill cannot wait); the caller turns it off where no refill was asked.
     ``gated`` names the classes that are critical only beside their need (`critical_when`)."""
-    meds = [h for h in hits if h.payload[0] == CRITICAL_MED]
-    if gated and any(h.payload[1] in gated for h in meds):
-        # a `critical_when` medicine counts only beside its need, said as happening now
-        needed = {
-            h.payload[1] for h in hits if h.payload[0] == CRITICAL_NEED and context.reading(h.start, h.end).counted
-        }
-        meds = [h for h in meds if h.payload[1] not in gated or h.payload[1] in needed]
-    # "la crema para el eczema, la hidrocortisona": a cream of the same name is no critical medicine
-    meds = [h for h in meds if not any(w in _TOPICAL for w in read.words[max(0, h.start - 6) : h.end + 2])]
+    meds = critical_medicines(read, hits, context, gated)
     reach = _REACH_ONE_MEDICINE if len({h.payload[1] for h in meds}) == 1 else _REACH
     later = [(h.start, h.end) for h in hits if h.payload[0] == OUT_LATER]
     in_withdrawal: CriticalOut | None = None

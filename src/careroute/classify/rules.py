@@ -138,6 +138,10 @@ class ClassifierSection(_Strict):
     urgency_net: bool = True
     #: Its probability threshold; None keeps the shipped one (chosen leave-one-set-out).
     urgency_net_threshold: float | None = Field(default=None, gt=0, lt=1)
+    #: The learned refill net (raises a routine refill of a critical medicine to urgent, never lowers).
+    refill_net: bool = True
+    #: Its probability threshold; None keeps the shipped one (chosen leave-one-set-out).
+    refill_net_threshold: float | None = Field(default=None, gt=0, lt=1)
     keywords: list[KeywordRuleIn] = Field(default_factory=list)
     danger: list[DangerRuleIn] = Field(default_factory=list)
     disable: list[str] = Field(default_factory=list)
@@ -171,6 +175,10 @@ class ClassifierRules:
     urgency_net: UrgencyNet | None = field(default=None, repr=False)
     #: A pack's own threshold for the net; None keeps the net's shipped threshold.
     urgency_net_threshold: float | None = None
+    #: The refill net, or None when switched off (see ``refill_net.py``).
+    refill_net: UrgencyNet | None = field(default=None, repr=False)
+    #: A pack's own threshold for the refill net; None keeps its shipped threshold.
+    refill_net_threshold: float | None = None
     _compiled: CompiledRules = field(init=False, repr=False)
     _overrides: Mapping[str, frozenset[str]] = field(init=False, repr=False)
 
@@ -286,6 +294,8 @@ class ClassifierRules:
             disabled=tuple(section.disable),
             urgency_net=base.urgency_net if section.urgency_net else None,
             urgency_net_threshold=section.urgency_net_threshold if section.urgency_net else None,
+            refill_net=base.refill_net if section.refill_net else None,
+            refill_net_threshold=section.refill_net_threshold if section.refill_net else None,
         )
 
     def with_model(self, model: LearnedModel | None) -> ClassifierRules:
@@ -295,6 +305,17 @@ class ClassifierRules:
     def with_urgency_net(self, net: UrgencyNet | None, threshold: float | None = None) -> ClassifierRules:
         """The same rules with another urgency safety net (or none), optionally at ``threshold``."""
         return replace(self, urgency_net=net, urgency_net_threshold=threshold)
+
+    def with_refill_net(self, net: UrgencyNet | None, threshold: float | None = None) -> ClassifierRules:
+        """The same rules with another refill net (or none), optionally at ``threshold``."""
+        return replace(self, refill_net=net, refill_net_threshold=threshold)
+
+    @property
+    def refill_net_cutoff(self) -> float:
+        """The probability at or above which the refill net raises a refill (1.0 when there is none)."""
+        if self.refill_net is None:
+            return 1.0
+        return self.refill_net.threshold if self.refill_net_threshold is None else self.refill_net_threshold
 
     @property
     def urgency_net_cutoff(self) -> float:
@@ -328,6 +349,8 @@ class ClassifierRules:
             "model": self.model.fingerprint() if self.model is not None else None,
             "urgency_net": self.urgency_net.fingerprint() if self.urgency_net is not None else None,
             "urgency_net_threshold": self.urgency_net_cutoff,
+            "refill_net": self.refill_net.fingerprint() if self.refill_net is not None else None,
+            "refill_net_threshold": self.refill_net_cutoff,
         }
         blob = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()
@@ -348,11 +371,17 @@ def default_rules() -> ClassifierRules:
     """The shipped lexicon (English and Spanish), the shipped learned fallback and urgency safety
     net, with no practice additions."""
     from .learned import shipped_model
+    from .refill_net import shipped_refill_net
     from .urgency_net import shipped_net
 
     danger, keywords, rest = _curated()
     return ClassifierRules(
-        danger=danger, keywords=keywords, lexicon=rest, model=shipped_model(), urgency_net=shipped_net()
+        danger=danger,
+        keywords=keywords,
+        lexicon=rest,
+        model=shipped_model(),
+        urgency_net=shipped_net(),
+        refill_net=shipped_refill_net(),
     )
 
 

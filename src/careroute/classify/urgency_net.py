@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 FORMAT = "careroute.urgency_net/1"
+KINDS = frozenset({"urgency_net", "refill_net"})
 #: The shipped net, package data beside the learned fallback.
 SHIPPED = "model/urgency_net.json"
 #: Channels where a patient (or a caregiver) writes or speaks in their own words. Labs and
@@ -108,12 +109,15 @@ class UrgencyNet:
     intercept: float
     #: Raise to urgent at or above this probability (chosen with the design; a pack may move it).
     threshold: float
+    #: What the net reads for: "urgency_net" (danger in a patient's words) or "refill_net" (a critical
+    #: medicine running out, ``refill_net.py``). Both are the same kind of model; reasons name which.
+    kind: str = "urgency_net"
     _char_cache: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def model_id(self) -> str:
         """A short content id named in reasons, so a raised item says which net raised it."""
-        return f"urgency_net:{self.fingerprint()[:8]}"
+        return f"{self.kind}:{self.fingerprint()[:8]}"
 
     def _char_index(self, word: str) -> tuple[int, ...]:
         # Per-word cache: building n-grams is most of the cost, and words repeat across messages.
@@ -151,10 +155,11 @@ class UrgencyNet:
             self.char_coef,
             self.intercept,
             threshold,
+            self.kind,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "format": FORMAT,
             "threshold": round(self.threshold, 6),
             "intercept": round(self.intercept, 6),
@@ -170,6 +175,9 @@ class UrgencyNet:
                 "coef": self.char_coef.round(6).tolist(),
             },
         }
+        if self.kind != "urgency_net":  # the urgency net's file (and so its fingerprint) stays as it was
+            data["kind"] = self.kind
+        return data
 
     def dumps(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -193,7 +201,10 @@ class UrgencyNet:
         if not 0.0 < threshold < 1.0:
             raise ValueError("urgency net threshold must be between 0 and 1")
         (wv, wi, wc), (cv, ci, cc) = blocks
-        return cls(wv, wi, wc, cv, ci, cc, float(data["intercept"]), threshold)
+        kind = str(data.get("kind", "urgency_net"))
+        if kind not in KINDS:
+            raise ValueError("urgency net file names an unknown kind")
+        return cls(wv, wi, wc, cv, ci, cc, float(data["intercept"]), threshold, kind)
 
     @classmethod
     def load(cls, path: Path | str) -> UrgencyNet:
@@ -222,6 +233,7 @@ def train_net(
     c: float = SHIPPED_C,
     threshold: float = 0.5,
     use_chars: bool = True,
+    kind: str = "urgency_net",
 ) -> UrgencyNet:
     """Fit on (normalised words, is high urgency) pairs. Deterministic (lbfgs, scikit-learn's
     sorted vocabularies, no random state). ``use_chars=False`` leaves the character block empty
@@ -255,6 +267,7 @@ def train_net(
         char_coef=coef[n_words:],
         intercept=float(model.intercept_[0]),
         threshold=threshold,
+        kind=kind,
     )
 
 

@@ -140,10 +140,12 @@ def keyword_filter(live: LoadedPack, draft: LoadedPack) -> Callable[[InboundItem
         and a.review_below == b.review_below
         and a.model_weight == b.model_weight
         and a.urgency_net_cutoff == b.urgency_net_cutoff
+        and a.refill_net_cutoff == b.refill_net_cutoff
         and a.disabled == b.disabled
         and (a.lexicon is b.lexicon or a.lexicon == b.lexicon)
         and _same(a.model, b.model)
         and _same(a.urgency_net, b.urgency_net)
+        and _same(a.refill_net, b.refill_net)
     )
     if not same_rest:
         return None
