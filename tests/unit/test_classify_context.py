@@ -1419,3 +1419,116 @@ def test_a_transcript_that_breaks_a_medicine_into_syllables_names_it() -> None:
     # ordinary words are never joined into one ("over to use" is no overdose, "assistance programs" no Prograf)
     assert read("was over to use the phone").words[1:4] == ("over", "to", "use")
     assert "programs" in read("patient assistance programs").words
+
+
+# --- rounds 39-41, each written for this test in words of its own
+
+
+@pytest.mark.parametrize(
+    ("body", "urgency", "rule"),
+    [
+        # black stools told the other way round, with dizziness
+        ("my bowel movements have been black like tar since Sunday and I got dizzy standing up", "emergent",
+         "danger.gi_bleed_lower"),
+        # a week's pill organizer taken at once
+        ("Grandpa took everything in his pill organizer at once this morning, the whole week of pills", "emergent",
+         "danger.overdose"),
+        # a fall with the leg short and turned out: a broken hip
+        ("She slipped in the kitchen, her left leg looks shorter and the foot is turned out and she can't get up",
+         "emergent", "danger.hip_fracture"),
+        # a double dose of a blood thinner is seen today
+        ("Dad took his Eliquis twice this morning by mistake, he seems fine so far", "urgent", "danger.double_dose"),
+        # a household's headaches that ease outside the house: carbon monoxide, never named
+        ("Our whole family has had headaches for days and they get better as soon as we leave the house",
+         "emergent", "danger.carbon_monoxide"),
+        # a meter past its range with the breathing of DKA
+        ("His pump site came out, the meter just says HIGH, he's throwing up and breathing deep and fast",
+         "emergent", "danger.glucose_meter_high"),
+        # pre-eclampsia in everyday words
+        ("I'm 32 weeks and my head is pounding and I keep seeing sparkly lights", "emergent", "danger.preeclampsia"),
+        # a family "better off with the life insurance", a gun in the truck
+        ("The kids would be better off with the life insurance. I've got the shotgun out in the pickup.", "emergent",
+         "danger.suicidal_passive"),
+        # a high potassium with tingling and a skipping heart
+        ("Dialysis said my potassium was high and now my arms feel tingly and my heart keeps skipping", "emergent",
+         "danger.high_potassium"),
+        # a confusion told with "a bit" is still a confusion; with a sugar of 48 it is an emergency
+        ("He is a bit confused and sweaty and his sugar is 48", "emergent", "danger.confusion"),
+        # a home-health nurse's words for a wound infection
+        ("Skilled nursing visit: sacral pressure injury with purulent drainage, erythema extending 3 cm past the "
+         "margin, T 100.9. Please advise today.", "urgent", "danger.infection_spreading"),
+    ],
+)  # fmt: skip
+def test_blind_round_39_to_41_danger_signs(body: str, urgency: str, rule: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == ("clinical_urgent", urgency), result.reasons
+    assert rule in result.rule_ids
+
+
+def test_a_simile_is_no_animal_and_an_animal_is_nobody_s_sign() -> None:
+    simile = said("It felt like a horse was sitting on my chest and I broke out in a cold sweat")
+    assert simile.type == "clinical_urgent" and "danger.chest_pain" in simile.rule_ids
+    heifer = classify(
+        InboundItem("voicemail", "t-1", datetime.fromisoformat("2028-01-10T06:00:00-07:00"),
+                    "our heifer is bleeding pretty bad after calving, can somebody come out"),
+        RULES.with_urgency_net(None),
+    )  # fmt: skip
+    assert heifer.urgency == "routine", heifer.reasons
+    # "calf" is also the leg's: never an animal's
+    assert said("my calf is swollen and hot and hurts to walk").type == "clinical_urgent"
+
+
+def test_a_premixed_insulin_s_ratio_is_no_blood_pressure() -> None:
+    result = said("His insulin NovoLog Mix 70/30 ran out last night, please send a new prescription today")
+    assert (result.type, result.urgency) == ("medication_refill", "urgent"), result.reasons
+    assert "danger.low_blood_pressure" not in result.rule_ids
+    assert "danger.low_blood_pressure" in said("my blood pressure was 70/30 and I feel faint").rule_ids
+
+
+@pytest.mark.parametrize(
+    ("body", "tag"),
+    [
+        # a runny nose "won't quit"; no blood
+        ("My nose won't quit running with all this pollen, is Zyrtec ok with my amlodipine?", "clinical_question"),
+        # a leaflet's list, answered no
+        ("The pamphlet lists warning signs like chest pain, trouble breathing and fainting. I have none of those, I "
+         "just want to know when to take the dose.", "clinical_question"),
+        ("The handout says to call 911 for chest pain or trouble breathing. I feel fine, when can I restart my "
+         "aspirin?", "clinical_question"),
+        # a figure of speech about a bill
+        ("I nearly fainted when I opened the bill for $900, can someone explain the charges?", "billing_inquiry"),
+        ("I am a bit confused about my bill from March, can someone call me?", "billing_inquiry"),
+        # stopping a medicine for a procedure
+        ("Do I need to hold my metformin before my CT with contrast on Friday?", "clinical_question"),
+        ("The oral surgeon wants me off my Plavix before the extraction next week, is that ok?", "clinical_question"),
+        # a bill received, whatever else the message names
+        ("I got a statement for $250 from your office but the referral from my tribal clinic should cover it",
+         "billing_inquiry"),
+        # a request made, the reply only spared
+        ("I need to cancel my appointment on the 12th, no need to call back unless there is a problem",
+         "appointment_callback"),
+        # a letter to excuse from jury duty
+        ("My husband got a jury summons for June and needs a doctor's letter to excuse him", "records_request"),
+        # a supply to bridge to a first visit
+        ("Can you send my lisinopril to CVS until I see the doctor? My first visit isn't set yet.",
+         "medication_refill"),
+        # Spanish: results and a medicine list for a doctor abroad
+        ("¿Me pueden mandar mis últimos análisis por este correo? Mi doctor en Santo Domingo los quiere ver.",
+         "records_request"),
+    ],
+)  # fmt: skip
+def test_blind_round_39_to_41_readings(body: str, tag: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (tag, "routine"), result.reasons
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "hello this is an important message about your medicare benefits. press one to speak with a licensed agent, "
+        "press nine to be placed on our do not call list",
+        "hey jay you up? we at the spot... wait who is this",
+    ],
+)
+def test_robocalls_and_wrong_numbers_are_nobody_s_request(body: str) -> None:
+    assert said(body, "voicemail").type == "other"

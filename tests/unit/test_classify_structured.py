@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from careroute.classify import classify, default_rules
+from careroute.classify import ClassifierRules, classify, default_rules
 from careroute.model import Classification, InboundItem
 
 RULES = default_rules()
@@ -137,13 +137,17 @@ def test_today_is_the_clinics_day_not_utc() -> None:
 
 
 def test_out_of_a_critical_medicine_is_an_urgent_refill() -> None:
-    def portal(body: str) -> Classification:
+    def portal(body: str, rules: ClassifierRules = RULES) -> Classification:
         item = InboundItem("portal", "p-t", datetime.fromisoformat("2027-02-16T08:40:00-06:00"), body)
-        return classify(item, RULES)
+        return classify(item, rules)
 
     assert (portal("I ran out of my Keppra yesterday, please send a refill").urgency) == "urgent"
     assert portal("Se me acabó la insulina, necesito receta").urgency == "urgent"
-    assert portal("I'm almost out of my Keppra, please refill before Friday").urgency == "routine"
+    # The phrases read "almost out" as not out yet. The refill net may still raise it for a clinician's
+    # look (writers labelled "almost out" of a critical medicine urgent and routine, two each), which
+    # test_classify_refill_net covers: here the phrases alone.
+    almost = portal("I'm almost out of my Keppra, please refill before Friday", RULES.with_refill_net(None))
+    assert almost.urgency == "routine"
     assert portal("Out of my omeprazole, please send to CVS").urgency == "routine"
     result = portal("I'm completely out of my tacrolimus as of this morning, pharmacy needs a new script")
     assert (result.type, result.urgency) == ("medication_refill", "urgent")

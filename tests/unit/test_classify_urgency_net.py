@@ -97,8 +97,8 @@ def test_a_pack_can_switch_it_off_or_move_its_threshold() -> None:
     off = ClassifierRules.from_mapping({"urgency_net": False})
     assert off.urgency_net is None
     assert said(UNSEEN[0], rules=off).urgency == "routine"
-    strict = ClassifierRules.from_mapping({"urgency_net_threshold": 0.99})
-    assert strict.urgency_net_cutoff == 0.99
+    strict = ClassifierRules.from_mapping({"urgency_net_threshold": 0.999})
+    assert strict.urgency_net_cutoff == 0.999
     assert said(UNSEEN[0], rules=strict).urgency == "routine"
     assert ClassifierRules.from_mapping({}).urgency_net is shipped_net()
     assert off.fingerprint() != RULES.fingerprint() != strict.fingerprint()

@@ -320,6 +320,8 @@ def _measured(
         if "/" in word:
             if any(w in _NOT_A_PAIR_AFTER for w in words[i + 1 : i + 5]):
                 continue  # "the 70/30 plan", "from the 70/30 to the 80/20 plan": coinsurance, not a pressure
+            if i and (words[i - 1] in _PREMIX_WORDS or any(_is_drug(w, drugs) for w in words[max(0, i - 2) : i])):
+                continue  # "NovoLog Mix 70/30", "Humulin 70/30": a premixed insulin's name, not a pressure
             _fraction(word, i, contexts, limits, add)
             continue
         if ":" in word:
@@ -450,6 +452,10 @@ _MONTHS = frozenset(
     {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october"}
     | {"november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
 )
+
+
+#: Words right before a premixed insulin's ratio ("NovoLog Mix 70/30", "insulina 70/30").
+_PREMIX_WORDS = frozenset({"mix", "mezcla", "premix", "premixed", "insulin", "insulina"})
 
 
 def _pulse_said(words: Sequence[str], at: int) -> bool:

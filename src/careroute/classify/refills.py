@@ -35,7 +35,7 @@ _GENERIC_AFTER = 3  # "out of her medication", "out of the medicine"
 
 
 _OUT_OF_OBJECTS = _GENERIC | {"pills", "pill", "tablets", "tabs", "doses", "dose", "pens", "pen", "strips", "films"}
-_OUT_OF_OBJECTS |= {"vials", "patches", "refills", "supply", "them", "insulin", "inhaler", "injections", "shots"}
+_OUT_OF_OBJECTS |= {"vials", "patches", "supply", "them", "insulin", "inhaler", "injections", "shots"}
 _OUT_OF_LOOK = 3  # "out of my seizure medicine", "out of her lantus"
 _TOPICAL = frozenset({"cream", "crema", "ointment", "pomada", "lotion", "locion", "topical", "gel", "unguento"})
 
