@@ -27,6 +27,7 @@ from rapidfuzz import fuzz
 
 from careroute.identity import (
     Identity,
+    PatientMatch,
     Prefiltered,
     extract_identity,
     fold,
@@ -259,7 +260,11 @@ _CLINICAL_TOPICS = _KindTable(
         (
             "stroke",
             r"slur|droop|face (?:is )?drooping|weak(?:ness)? on (?:one|the left|the right)|numb|boca chueca"
-            r"|arrastrando|can'?t (?:lift|move) (?:her|his|my) (?:arm|leg)|stroke",
+            r"|arrastrando|can'?t (?:lift|move) (?:her|his|my) (?:arm|leg)|stroke"
+            # the same signs in a family's words: "his speaking is not clear", "his words were coming out mixed up"
+            r"|(?:speaking|speech|talking|words) (?:is |are |was |were )?(?:not clear|slurred|strange|mixed|jumbled"
+            r"|coming out)|(?:hand|arm|leg|side) (?:is |was |went |got )?(?:weak|numb|heavy)"
+            r"|mouth (?:looks |is )?(?:lower|crooked)|cannot hold|can'?t hold",
         ),
         ("bleeding", r"bleed|blood in|black (?:stool|tarry)|tarry|vomiting blood|sangr"),
         (
@@ -273,7 +278,7 @@ _CLINICAL_TOPICS = _KindTable(
         ("bowel", r"diarrh|constipat|stool|bowel|diarrea"),
         ("urinary", r"urin|pee|bladder|uti\b|burning when"),
         ("cough", r"cough|\btos\b|congest|sinus|sore throat|cold symptoms"),
-        ("rash", r"rash|itch|skin"),
+        ("rash", r"\brash(?:es)?\b|itch|\bskin\b"),
         ("wound", r"wound|incision|stitch|suture|skin tear|bandage|dressing|scab|bruis"),
         ("injection_site", r"shot|vaccine|injection site|arm(?:'s)? (?:is )?sore"),
         ("blood_pressure", r"blood pres+ure|\bbp\b|hypertens|\b(?:[89]\d|1\d\d|2[0-4]\d)/(?:[4-9]\d|1[0-4]\d)\b(?!/)"),
@@ -379,7 +384,10 @@ _PHARMACY = Prefiltered(
 )
 _UNLISTED_MEDICINE = Prefiltered(
     re.compile(
-        r"\b([a-z][a-z-]{3,})\s+(?:(?:hcl|er|xl|sr|xr|dr|la|cr|od|odt)\s+)?\d+(?:\.\d+)?\s*(?:mg|mcg|units?|ml|meq)\b"
+        # a salt or release form may stand between the name and the strength: "sevelamer carbonate 800 mg"
+        r"\b([a-z][a-z-]{3,})\s+(?:(?:hcl|er|xl|sr|xr|dr|la|cr|od|odt|carbonate|acetate|hydrochloride|sodium"
+        r"|potassium|calcium|succinate|tartrate|besylate|maleate|mesylate|citrate|sulfate|phosphate|fumarate"
+        r"|bromide|magnesium)\s+)?\d+(?:\.\d+)?\s*(?:mg|mcg|units?|ml|meq)\b"
     )
 )
 _NOT_MEDICINE_BEFORE_STRENGTH = _words(
@@ -456,6 +464,8 @@ class RequestFacts:
     accession: str | None = None
     case_id: str | None = None
     status: str | None = None
+    #: a prior-auth notice's deadline: the same status with a new deadline is a new notice
+    deadline: str | None = None
     sender: frozenset[str] = frozenset()
     specialties: frozenset[str] = frozenset()
     visit_kinds: frozenset[str] = frozenset()
@@ -576,6 +586,10 @@ _SAYS_REPEAT = re.compile(
     r"|nobody\s+(?:has\s+)?called\s+(?:me\s+|us\s+|her\s+|him\s+)?back"
     r"|no one\s+(?:has\s+)?called\s+(?:me\s+|us\s+)?back"
     r"|(?:calling|writing|asking)\s+again|second time (?:i am |i'm )?(?:calling|writing|asking)"
+    # "my sister send email already", "he already called the answering service"
+    r"|(?:send|sent)\s+(?:an?\s+)?(?:e-?mail|message)\s+already"
+    r"|(?:it'?s|it is|this is)\s+(?:me|us)\s+again"
+    r"|already\s+(?:e-?mailed|called|wrote|messaged|left\s+a\s+(?:message|voicemail)|sent\s+(?:an?\s+)?(?:e-?mail|message))"
     r"|ya\s+(?:mand[oe]|envi[oe]|dej[oe])\s+(?:un\s+)?mensaje|ya\s+llam[eo]"
     # "mi esposo les mandó un correo ayer": a message already sent, in Spanish
     r"|(?:mand[oe]|envi[oe]|dej[oe]|escribi[oe]?)\s+(?:les\s+|le\s+)?(?:un\s+)?(?:mensaje|correo|recado|e-?mail)"
@@ -695,6 +709,7 @@ def request_facts(item: InboundItem, type: str, *, folded: str | None = None) ->
         accession=fold(accession).strip() if accession else None,
         case_id=re.sub(r"[^a-z0-9]", "", fold(case_id)) if case_id else None,
         status=fold(status).strip() if status else None,
+        deadline=(_meta(item, "deadline") or None) if type == "prior_auth_pending" else None,
         sender=frozenset(x for s in senders if (x := re.sub(r"[^a-z0-9]", "", fold(s)))),
         specialties=_SPECIALTIES.kinds(folded) if type == "referral_packet" else frozenset(),
         visit_kinds=_VISIT_KINDS.kinds(folded) if appointment else frozenset(),
@@ -765,6 +780,10 @@ def match_request(a: RequestFacts, b: RequestFacts) -> RequestMatch:
                 return RequestMatch(0.0, (), True)
             # A new status is news about the case, not the same notice again.
             if a.status and b.status and a.status != b.status:
+                return RequestMatch(0.0, (), True)
+            # "denied, peer-to-peer until 4 pm today" and, three days on, "denial stands, appeal within
+            # 180 days": one status, two notices
+            if a.deadline and b.deadline and a.deadline != b.deadline:
                 return RequestMatch(0.0, (), True)
             return RequestMatch(1.0, ("case_id",))
         shared = a.medicines & b.medicines
@@ -985,6 +1004,30 @@ _SAYS_REPEAT_BONUS = 0.35
 _DEFAULT_CONFIG = DedupConfig()  # frozen: shared by every call that passes none
 
 
+#: Below the patient threshold, a whole name (given and family, nothing contradicting) or a shared
+#: phone number in an item that says it repeats an earlier one ("it's me again about that blood
+#: pressure pill") is the same patient when the same named medicine or reference is asked again: a
+#: wife's phone note for "Gerald Ostrowski ... tacrolimus" and his portal message about his
+#: tacrolimus. Two patients of one name asking for one medicine within 72 hours, one of them without
+#: a date of birth, is the rarer story; a date of birth that differs still keeps them apart.
+_CORROBORATING_REQUEST = 0.9
+_CORROBORATING_TERMS = ("medicine:", "reference", "accession", "case_id")
+
+
+def _may_corroborate(patient: PatientMatch, says_repeat: bool) -> bool:
+    fields = patient.fields
+    whole_name = "family_name" in fields and "given_name" in fields
+    return whole_name or ("phone" in fields and says_repeat)
+
+
+def _corroborates(request: RequestMatch) -> bool:
+    return (
+        not request.different
+        and request.score >= _CORROBORATING_REQUEST
+        and any(t.startswith(_CORROBORATING_TERMS) for t in request.terms)
+    )
+
+
 def find_duplicate(
     new: DedupCandidate,
     candidates: Iterable[DedupCandidate],
@@ -1016,9 +1059,14 @@ def find_duplicate(
         if not cand.open and not match_closed:
             continue
         patient = match_patient(identity, cand.identity)
-        if patient.different or patient.score < cfg.patient_threshold:
+        if patient.different:
+            continue
+        partial = patient.score < cfg.patient_threshold
+        if partial and not _may_corroborate(patient, new.facts.says_repeat):
             continue
         request = match_request(new.facts, cand.facts)
+        if partial and not _corroborates(request):
+            continue
         if (
             not request.different
             and new_type in _CLINICAL_TYPES

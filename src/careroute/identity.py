@@ -578,7 +578,9 @@ _DOB_CUE = re.compile(
     r"|fecha de nacimiento|naci(?: el)?|nacio(?: el)?|nacid[oa](?: el)?|nacimiento|cumpleanos|dat nesans"
     r"|date de naissance|nee? le)"
     # "la fecha de nacimiento de ella es ...", "her date of birth is ...": whose it is may come between
-    r"\b\s*(?:(?:de|del)\s+(?:ella|el|mi\s+\w+|su\s+\w+|la\s+nina|el\s+nino)\s+)?(?:is|es|:|#)?\s*",
+    r"\b\s*(?:(?:de|del)\s+(?:ella|el|mi\s+\w+|su\s+\w+|la\s+nina|el\s+nino)\s+)?(?:is|es|:|#)?\s*"
+    # "DOB given as 8/16/58" in an answering service's note
+    r"(?:(?:given|stated|verified|confirmed|provided|reported) as\s+)?",
 )
 
 
@@ -1505,6 +1507,9 @@ def identity_keys(identity: Identity) -> tuple[str, ...]:
         code = phonetic(token)
         if code:
             keys.append(f"name:{code}|{identity.dob}" if identity.dob else f"name:{code}|{initial}")
+            if identity.dob and identity.given:
+                # a wife's call names him without his birth date: the whole name meets the chart's
+                keys.append(f"name:{code}|{initial}")
             if day:  # a grandmother gives the baby's birthday without a year: the day meets the chart's
                 keys.append(f"name:{code}|day:{day}")
     return tuple(dict.fromkeys(keys))

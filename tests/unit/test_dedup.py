@@ -369,3 +369,73 @@ def test_a_whole_name_spelled_word_by_word_matches_the_fax() -> None:
         channel="voicemail",
     )
     assert replay((fax, R), (call, R)) == [None, "f-1"]
+
+
+# --- rounds 39-41: a name or a phone alone, corroborated by the same named medicine
+
+
+def test_a_whole_name_without_a_birth_date_matches_when_the_same_medicine_is_asked() -> None:
+    chart = {"mrn": "G300", "name": "Gideon Vasquez-Hale", "dob": "1961-02-03"}
+    portal = an_item("p1", 0, "My shipment of tacrolimus 1 mg is stuck in the snow, I need a short fill.", chart)
+    note = an_item(
+        "n1", 2, "Phone note: wife called re: Gideon Vasquez-Hale, mail-order tacrolimus delayed, wants a short fill.",
+        {"name": "Gideon Vasquez-Hale", "phone": "406-555-0199"}, "phone",
+    )  # fmt: skip
+    assert replay((portal, R), (note, R)) == [None, "p1"]
+    # the same whole name asking for another medicine is a new request
+    other = an_item("n2", 3, "Gideon Vasquez-Hale needs his amlodipine sent in.", {"name": "Gideon Vasquez-Hale"},
+                    "phone")  # fmt: skip
+    assert replay((portal, R), (other, R)) == [None, None]
+    # and a birth date that differs keeps two patients of one name apart, whatever they ask
+    namesake = an_item(
+        "n3", 4, "tacrolimus 1 mg please", {"name": "Gideon Vasquez-Hale", "dob": "1990-11-11"}, "portal"
+    )
+    assert replay((portal, R), (namesake, R)) == [None, None]
+
+
+def test_a_shared_phone_alone_needs_the_item_to_say_it_repeats_and_the_same_medicine() -> None:
+    fax = an_item(
+        "f1", 0, "REFILL AUTHORIZATION REQUEST Patient: MARTEL, ODILE DOB 04/02/1949 Ph: 406-555-0177 "
+        "Rx: amlodipine 10 mg #90, refills remaining 0", channel="fax",
+    )  # fmt: skip
+    again = an_item("v1", 5, "yeah it's me again about the amlodipine, the pharmacy still has nothing",
+                    {"phone": "406-555-0177"}, "voicemail")  # fmt: skip
+    assert replay((fax, R), (again, R)) == [None, "f1"]
+    first_time = an_item("v2", 5, "hi, can you send my amlodipine to the pharmacy", {"phone": "406-555-0177"},
+                         "voicemail")  # fmt: skip
+    assert replay((fax, R), (first_time, R)) == [None, None]  # a household shares a phone: not enough alone
+
+
+def test_one_prior_auth_status_with_a_new_deadline_is_a_new_notice() -> None:
+    t = "prior_auth_pending"
+    due_today = an_item("a1", 0, "MRI denied; peer-to-peer until 4 pm", ALICE, "ehr", case_id="C-9", status="denied",
+                        deadline="2028-01-10T16:00:00-07:00")  # fmt: skip
+    stands = an_item("a2", 70, "Denial stands; appeal within 180 days", ALICE, "ehr", case_id="C-9",
+                     status="denied", deadline="2028-07-08")  # fmt: skip
+    again = an_item("a3", 71, "Denial stands; appeal within 180 days", ALICE, "ehr", case_id="C-9",
+                    status="denied", deadline="2028-07-08")  # fmt: skip
+    assert replay((due_today, t), (stands, t), (again, t)) == [None, None, "a2"]
+
+
+def test_a_salt_between_the_name_and_the_strength_still_names_the_medicine() -> None:
+    assert "sevelamer" in find_medicines("drug: sevelamer carbonate 800 mg, 2 with each meal")
+    assert "sevelamer" in find_medicines("necesito refill del renvela")
+    assert "metoprolol" in find_medicines("metoprolol succinate 50 mg daily")
+
+
+def test_a_family_tells_stroke_signs_in_its_own_words_and_a_name_is_no_rash() -> None:
+    call = request_facts(an_item("v1", 0, "hello my name is rashed, his speaking is not clear, the left hand is weak"),
+                         "clinical_urgent")  # fmt: skip
+    mail = request_facts(an_item("e1", 0, "his words were coming out mixed up and his mouth looks lower"),
+                         "clinical_urgent")  # fmt: skip
+    assert "stroke" in call.topics and "stroke" in mail.topics
+    assert "rash" not in call.topics
+
+
+def test_more_follow_up_cues() -> None:
+    from careroute.dedup import _SAYS_REPEAT
+    from careroute.identity import fold
+
+    for said in ("my sister send email already", "he already called the answering service", "yeah it's me again"):
+        assert _SAYS_REPEAT.search(fold(said)), said
+    assert not _SAYS_REPEAT.search(fold("the doctor already sent it to the pharmacy"))

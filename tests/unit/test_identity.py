@@ -570,3 +570,16 @@ def test_the_same_names_in_another_order_are_one_person() -> None:
     # two of the same three words are not enough
     other = Identity(dob="1958-12-25", given="ahmed", family=("abdi", "nur"))
     assert "given_name" not in match_patient(said, other).fields
+
+
+def test_an_answering_service_gives_the_date_of_birth_as_it_was_given() -> None:
+    assert find_dob(fold("Caller: Roy Nedd (patient), DOB given as 8/16/58. Says he missed dialysis"), 2028)[0] == (
+        "1958-08-16"
+    )
+    assert find_dob(fold("date of birth verified as 03/02/1971"), 2028)[0] == "1971-03-02"
+
+
+def test_a_chart_with_a_birth_date_is_also_found_by_the_whole_name() -> None:
+    chart = extract_identity(an_item("refill please", "portal", name="Gerald Ostrowski", dob="1958-01-19"))
+    note = extract_identity(an_item("wife called re: Gerald Ostrowski", "phone", name="Gerald Ostrowski"))
+    assert set(identity_keys(chart)) & set(identity_keys(note))
