@@ -35,7 +35,7 @@ from careroute.store.tables import tasks as tasks_table
 from tests.conftest import SAMPLES
 from tests.integration.test_scheduler_restart import Server
 
-DEFAULT_ITEMS = 2_000
+DEFAULT_ITEMS = 1_000
 DEFAULT_KILLS = 3
 CLIENTS = 6
 PREFIX = "crash"
