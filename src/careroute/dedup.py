@@ -589,6 +589,8 @@ _SAYS_REPEAT = re.compile(
     # "my sister send email already", "he already called the answering service"
     r"|(?:send|sent)\s+(?:an?\s+)?(?:e-?mail|message)\s+already"
     r"|(?:it'?s|it is|this is)\s+(?:me|us)\s+again"
+    r"|follow(?:ing)?\s+up\s+on\s+(?:a\s+|the\s+|her\s+|his\s+|my\s+)?(?:portal\s+)?(?:msg|message|e-?mail|voicemail)"
+    r"|(?:faxed|sent|emailed|mailed)\s+(?:you|over)\s+(?:the|a|his|her|my)\s+(?:form|forms|paperwork|papers)"
     r"|already\s+(?:e-?mailed|called|wrote|messaged|left\s+a\s+(?:message|voicemail)|sent\s+(?:an?\s+)?(?:e-?mail|message))"
     r"|ya\s+(?:mand[oe]|envi[oe]|dej[oe])\s+(?:un\s+)?mensaje|ya\s+llam[eo]"
     # "mi esposo les mandó un correo ayer": a message already sent, in Spanish
@@ -1011,7 +1013,7 @@ _DEFAULT_CONFIG = DedupConfig()  # frozen: shared by every call that passes none
 #: tacrolimus. Two patients of one name asking for one medicine within 72 hours, one of them without
 #: a date of birth, is the rarer story; a date of birth that differs still keeps them apart.
 _CORROBORATING_REQUEST = 0.9
-_CORROBORATING_TERMS = ("medicine:", "reference", "accession", "case_id")
+_CORROBORATING_TERMS = ("medicine:", "reference", "accession", "case_id", "form:")
 
 
 def _may_corroborate(patient: PatientMatch, says_repeat: bool) -> bool:
@@ -1020,11 +1022,18 @@ def _may_corroborate(patient: PatientMatch, says_repeat: bool) -> bool:
     return whole_name or ("phone" in fields and says_repeat)
 
 
-def _corroborates(request: RequestMatch) -> bool:
+def _corroborates(request: RequestMatch, new: DedupCandidate, cand: DedupCandidate, threshold: float) -> bool:
+    if request.different:
+        return False
+    if request.score >= _CORROBORATING_REQUEST and any(t.startswith(_CORROBORATING_TERMS) for t in request.terms):
+        return True
+    # A husband's call for his wife by her whole name, about the bleeding she wrote of an hour ago: one
+    # clinical episode, when the call says she wrote or it comes within hours, on a shared topic.
     return (
-        not request.different
-        and request.score >= _CORROBORATING_REQUEST
-        and any(t.startswith(_CORROBORATING_TERMS) for t in request.terms)
+        new.type in _CLINICAL_TYPES
+        and (new.facts.says_repeat or new.received_at - cand.received_at <= _SAME_EPISODE)
+        and any(t.startswith("topic:") for t in request.terms)
+        and request.score >= threshold
     )
 
 
@@ -1065,7 +1074,7 @@ def find_duplicate(
         if partial and not _may_corroborate(patient, new.facts.says_repeat):
             continue
         request = match_request(new.facts, cand.facts)
-        if partial and not _corroborates(request):
+        if partial and not _corroborates(request, new, cand, cfg.request_threshold):
             continue
         if (
             not request.different

@@ -795,7 +795,7 @@ _RELATIONS = (
     r"|grandma|grandpa|brother|sister|child|baby|niece|nephew|aunt|uncle|mother-in-law|father-in-law"
     r"|esposo|esposa|hijo|hija|mama|papa|madre|padre|abuela|abuelo|nieto|nieta|hermano|hermana|nino|nina"
     r"|daddy|mommy|momma|granny|mamaw|papaw|granddaddy|grandmama|father in law|mother in law"
-    r"|aunty|auntie|tia|tio"
+    r"|aunty|auntie|tia|tio|bebe|bebita|bebito|nena|nene|mija|mijo"
 )
 _PUNCTUATION = frozenset({",", ".", ";", ":", "!", "?", "\n", "("})
 # "my father tesfaye ...", "our resident dorothy ruud, r u u d": who the person is, never their name.

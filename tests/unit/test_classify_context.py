@@ -1532,3 +1532,104 @@ def test_blind_round_39_to_41_readings(body: str, tag: str) -> None:
 )
 def test_robocalls_and_wrong_numbers_are_nobody_s_request(body: str) -> None:
     assert said(body, "voicemail").type == "other"
+
+
+# --- rounds 42 and 43, each written for this test in words of its own
+
+
+@pytest.mark.parametrize(
+    ("body", "urgency", "rule"),
+    [
+        ("Grandma's face is one side down and she talk funny, her left arm is weak since lunch", "emergent",
+         "danger.stroke"),
+        ("My nose has been bleeding for almost one hour even with pressure, I take Xarelto and I feel dizzy",
+         "emergent", "danger.nosebleed"),
+        ("Lo trajeron del campo, está atontado, tiene la piel caliente y seca y ya no suda", "emergent",
+         "danger.heat_illness"),
+        ("Got sent home from the fields at noon, vomiting, confused and very hot", "emergent", "danger.heat_illness"),
+        ("Mi esposa tuvo al bebé hace una semana y ya llenó dos toallas de sangre en una hora, está pálida",
+         "emergent", "danger.severe_bleeding"),
+        ("Mi papá tose desde hace semanas y hoy escupió un poquito de sangre", "urgent", "danger.hemoptysis"),
+        ("He vomited twice and it looked like coffee grounds", "emergent", "danger.gi_bleed_upper"),
+    ],
+)  # fmt: skip
+def test_blind_round_42_and_43_danger_signs(body: str, urgency: str, rule: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == ("clinical_urgent", urgency), result.reasons
+    assert rule in result.rule_ids
+
+
+@pytest.mark.parametrize(
+    ("body", "tag"),
+    [
+        ("After the procedure I have brown discharge like coffee grounds and a little cramping, is that normal?",
+         "clinical_question"),
+        ("School sent home a flyer about measles - fever, rash, red eyes. Is my son up to date on his MMR?",
+         "clinical_question"),
+        ("Reviewing his seizure rescue plan for the group home: if one ever lasts 5 minutes, staff give the nasal "
+         "spray and call 911. Is it ok to keep the spare spray in the van overnight?", "clinical_question"),
+        ("With my hearing aids I cannot follow people talking in a crowd, I need a letter for jury duty",
+         "records_request"),
+        ("He had a stroke in 2019 and his right hand is weak since then, nothing new. The disability form needs "
+         "the doctor's part filled in.", "records_request"),
+        ("Are her insulin pens still good to use after the power was out all night? Her sugars are fine.",
+         "clinical_question"),
+        ("Mom missed her weekly Ozempic shot because of the storm, can she take it today and go back to Wednesdays?",
+         "clinical_question"),
+        ("WIC needs the form with her hemoglobin and lead result filled out", "records_request"),
+        ("La escuela me pide el récord de las vacunas y el papel del examen físico para el kínder", "records_request"),
+        ("¿Cuál es el precio de una consulta pagando en efectivo? No tengo seguro hasta abril.", "billing_inquiry"),
+        ("Dr. Lee wanted to see him again after the blood test, I can bring him Thursday afternoon",
+         "appointment_callback"),
+    ],
+)  # fmt: skip
+def test_blind_round_42_and_43_readings(body: str, tag: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == (tag, "routine"), result.reasons
+
+
+def test_a_diagnosis_after_care_and_a_neighbour_s_emergency_are_history() -> None:
+    rules = RULES.with_urgency_net(None)
+    for body in (
+        "The doctors said it was a mini-stroke; he is home now and doing well. Thank you all.",
+        "My coworker was rushed to the hospital Monday with a heart attack. I feel fine, can I get my cholesterol "
+        "checked?",
+    ):
+        item = InboundItem("portal", "t-1", datetime.fromisoformat("2028-02-15T10:00:00-05:00"), body)
+        result = classify(item, rules)
+        assert result.urgency == "routine" and result.type != "clinical_urgent", result.reasons
+
+
+def test_a_fear_of_seizures_is_no_seizure_and_the_refill_is_urgent() -> None:
+    result = said("Se me acabó la lamotrigina anoche. Me da miedo que me vuelvan las convulsiones. CVS de Fowler.")
+    assert (result.type, result.urgency) == ("medication_refill", "urgent"), result.reasons
+    keppra = said("the medicine for the seizure, the keppra, is finish, he take the last one last night", "voicemail")
+    assert (keppra.type, keppra.urgency) == ("medication_refill", "urgent"), keppra.reasons
+
+
+def test_a_home_infusion_that_cannot_deliver_without_an_order_is_an_urgent_refill() -> None:
+    body = ("HOME INFUSION - PRESCRIPTION RENEWAL REQUEST. Drug: ertapenem 1 g IV q24h via PICC. Current order "
+            "expires after tomorrow's dose. Requested: renew x 14 days. We cannot dispense or deliver weekend doses "
+            "without a renewed prescription. Fax back by 3 PM today.")  # fmt: skip
+    result = said(body, "fax")
+    assert (result.type, result.urgency) == ("medication_refill", "urgent"), result.reasons
+    assert "refill.critical_out.iv_antibiotic" in result.rule_ids
+
+
+def test_the_last_pen_that_lasts_a_week_is_not_out() -> None:
+    item = InboundItem("voicemail", "t-1", datetime.fromisoformat("2028-07-10T10:00:00-07:00"),
+                       "i am on the last pen of my basaglar, it will finish in about one week, no hurry, please "
+                       "send a new prescription")  # fmt: skip
+    result = classify(item, RULES.with_refill_net(None))
+    assert (result.type, result.urgency) == ("medication_refill", "routine"), result.reasons
+
+
+def test_a_period_counted_from_today_is_no_deadline_today() -> None:
+    item = InboundItem(
+        "ehr", "pa-1", datetime.fromisoformat("2027-02-15T10:00:00-05:00"),
+        "Prior authorization - rimegepant: ADDITIONAL INFORMATION REQUIRED. Send documentation of two triptan "
+        "trials. Respond within 14 calendar days of 02/15/2027.",
+        metadata={"payer": "Acme Health", "status": "more_info_requested"},
+    )  # fmt: skip
+    result = classify(item, RULES)
+    assert (result.type, result.urgency) == ("prior_auth_pending", "routine"), result.reasons

@@ -439,3 +439,34 @@ def test_more_follow_up_cues() -> None:
     for said in ("my sister send email already", "he already called the answering service", "yeah it's me again"):
         assert _SAYS_REPEAT.search(fold(said)), said
     assert not _SAYS_REPEAT.search(fold("the doctor already sent it to the pharmacy"))
+
+
+def test_a_husband_s_call_by_her_whole_name_about_what_she_wrote_is_that_episode() -> None:
+    chart = {"mrn": "Y100", "name": "Yara Okonkwo", "dob": "1996-05-14"}
+    wrote = an_item("p1", 0, "I had my baby 8 days ago and I'm bleeding a lot, soaked two pads, dizzy when I stand.",
+                    chart)  # fmt: skip
+    call = an_item("v1", 1, "calling for my wife yara okonkwo, she is bleeding a lot and dizzy, she sent a message "
+                   "on the computer", {"phone": "559-555-0122"}, "voicemail")  # fmt: skip
+    u = "clinical_urgent"
+    assert replay((wrote, u), (call, u)) == [None, "p1"]
+    # the same whole name a day later about something else is a new request
+    later = an_item("v2", 30, "calling for yara okonkwo, she has a rash on her arm", {"phone": "559-555-0122"},
+                    "voicemail")  # fmt: skip
+    assert replay((wrote, u), (later, u)) == [None, None]
+
+
+def test_a_name_is_no_medicine_and_a_spanish_baby_is_the_patient() -> None:
+    from careroute.identity import extract_identity
+
+    assert not find_medicines("llamo por mi bebe camila rosario")
+    identity = extract_identity(an_item("v1", 0, "mi nombre es yokasta rosario, llamo por mi bebé camila rosario",
+                                        channel="voicemail"))  # fmt: skip
+    assert identity.given == "camila" or "camila" in identity.said_names
+
+
+def test_follow_up_cues_of_a_front_desk_and_a_school_nurse() -> None:
+    from careroute.dedup import _SAYS_REPEAT
+    from careroute.identity import fold
+
+    for said in ("called following up on portal msg from last night", "the school nurse faxed you the form"):
+        assert _SAYS_REPEAT.search(fold(said)), said

@@ -66,6 +66,8 @@ _MONTHS = {
     "dec": 12,
     "december": 12,
 }
+_PERIOD_FROM = frozenset({"of", "from", "after", "since"})
+_PERIOD_WORDS = frozenset({"within", "days", "day", "weeks", "week", "calendar", "business", "hours"})
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _REACH = 6  # words between a due word and "today" (or a date)
 
@@ -213,8 +215,12 @@ def read_prior_auth(
         ):
             rule = "pa.due_today.text"
             return PriorAuthVerdict(True, status, rule, f"{rule}: {read.quote(hit.start, hit.end)!r} is a due time")
+    def starts_a_period(i: int) -> bool:
+        """"Respond within 14 calendar days of 02/15/2028": the date the period runs from, not the due date."""
+        return i > 0 and words[i - 1] in _PERIOD_FROM and any(w in _PERIOD_WORDS for w in words[max(0, i - 5) : i])
+
     for i, day in dates:
-        if day == today and near_due_word(i, i + 1):
+        if day == today and near_due_word(i, i + 1) and not starts_a_period(i):
             rule = "pa.due_today.date"
             return PriorAuthVerdict(True, status, rule, f"{rule}: a due date in the text is the day received")
     for hit in hits:
