@@ -261,3 +261,16 @@ def test_exertional_breathlessness_replaces_trouble_breathing_only_inside_its_wo
     assert "danger.breathing" not in walking[2] and "danger.breathing_exertional" in walking[2]
     both = _read("Short of breath climbing the stairs, and tonight I can't catch my breath lying in bed.")
     assert both[:2] == ("clinical_urgent", "emergent") and "danger.breathing" in both[2]
+
+
+def test_the_lexicon_reads_the_same_with_libyaml_and_without() -> None:
+    from importlib import resources
+
+    import yaml
+
+    from careroute.classify.lexicon import LEXICON_FILES, SAFE_LOADER
+
+    root = resources.files("careroute.classify").joinpath("lexicon")
+    for name in LEXICON_FILES:
+        text = root.joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+        assert yaml.load(text, Loader=SAFE_LOADER) == yaml.load(text, Loader=yaml.SafeLoader), name
