@@ -210,6 +210,13 @@ _FORMS = _KindTable(
         ("daycare", r"daycare|day care|child ?care form|preschool"),
         ("home_health", r"home health|plan of care|\bdme\b|certificate of medical necessity"),
         ("travel", r"travel letter|\btsa\b|fit to fly"),
+        # a utility's medical certificate that holds off a shut-off for a patient on oxygen or a machine
+        (
+            "utility",
+            r"\butility\b|shut ?off|turn (?:off|of) (?:my|the|her|his) (?:gas|power|electric|lights)"
+            r"|cut off (?:my|the|her|his) (?:gas|power|electric|lights)|gas and electric|termination (?:date|notice)"
+            r"|medical certificat\w* (?:form|for (?:the|my|her|his) (?:gas|power|electric|utility))",
+        ),
         ("esa", r"emotional support"),
     )
 )
@@ -286,7 +293,11 @@ _CLINICAL_TOPICS = _KindTable(
         (
             "mental_health",
             r"suicid|kill myself|don'?t want to be here|want to die|depress|anxi|panic|overdose"
-            r"|pills lined up|took a bunch",
+            r"|pills lined up|took a bunch"
+            # a goodbye and the medicine for the mood say the same: "I'm sorry for everything, I told the clinic"
+            r"|sorry for everything|(?:some|any)(?:one|body) (?:to )?knows?\b|how many it would take"
+            r"|not (?:any|some)(?:one|body)'?s fault|sertraline|zoloft|fluoxetine|prozac|escitalopram|lexapro"
+            r"|citalopram|bupropion|wellbutrin|antidepress",
         ),
         ("pain", r"\bpain\b|\bache\b|sore|hurt|dolor"),
         ("swelling", r"swell|swollen|puffy|edema|hinchad"),
@@ -419,6 +430,31 @@ _SPOKEN_REFERENCE = Prefiltered(
 )
 _ACCESSION = Prefiltered(re.compile(r"\b(?:accession|acc)\b\s*[:#]?\s*([a-z0-9][a-z0-9-]{4,})"))
 _LETTER_WORDS = re.compile(r"[a-z]{3,}")
+#: "COLL: 08/19/30 1410", "Collected 08/19/2030 14:10": a result's collection time written in its text
+_COLLECTED = re.compile(
+    r"\bcoll(?:ected|ection)?\b\.?\s*(?:date(?:/time)?|time|on|at)?\s*[:#]?\s*"
+    r"(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\s*(?:at\s*)?(\d{1,2}):?(\d{2})\b"
+)
+
+
+def _collected(item: InboundItem, folded: str) -> str | None:
+    """The specimen's collection date and time, from the result's fields or its text."""
+    value = _meta(item, "collected_at")
+    if value:
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            at = None
+        if at is not None:
+            return f"{at:%Y-%m-%d %H%M}"
+    m = _COLLECTED.search(folded)
+    if m is None:
+        return None
+    month, day, year, hour, minute = (int(g) for g in m.groups())
+    year = year + 2000 if year < 100 else year
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59):
+        return None
+    return f"{year:04d}-{month:02d}-{day:02d} {hour:02d}{minute:02d}"
 # What per-word work has found out, kept for the next message: a practice's vocabulary is a few
 # thousand words, read again and again. Plain sets and dicts (C-speed set operations) with a bound.
 _MAX_REMEMBERED = 200_000
@@ -462,6 +498,8 @@ class RequestFacts:
     forms: frozenset[str] = frozenset()
     lab_tests: frozenset[str] = frozenset()
     accession: str | None = None
+    #: when the specimen was collected ("2030-08-19 1410"): a lab's feed and its faxed copy share it
+    collected: str | None = None
     case_id: str | None = None
     status: str | None = None
     #: a prior-auth notice's deadline: the same status with a new deadline is a new notice
@@ -638,7 +676,9 @@ def _meta(item: InboundItem, key: str) -> str | None:
 #: A sentence that says a request was done ("the thyroid one came through, thank you").
 _DONE = re.compile(
     r"\b(?:came through|went through|picked (?:it|them) up|was filled|were filled|was sent"
-    r"|thank you for sending|thanks for sending|already got|already have it|came in fine)\b"
+    r"|already got|already have it|came in fine|(?:collected|received) (?:it|them)"
+    # "thank you so much for sending the insulin", "thanks for the amlodipine, my daughter collected it"
+    r"|thank(?:s| you)(?: so much| very much| again)? for (?:sending|calling in|the))\b"
 )
 #: "the refill never came through", "has not been filled": not done
 _NOT_DONE = re.compile(r"\b(?:not|never|no|hasn't|hasnt|didn't|didnt|haven't|havent|still)\W+(?:\w+\W+){0,2}$")
@@ -709,6 +749,7 @@ def request_facts(item: InboundItem, type: str, *, folded: str | None = None) ->
         forms=_FORMS.kinds(folded) if type == "records_request" else frozenset(),
         lab_tests=lab_tests,
         accession=fold(accession).strip() if accession else None,
+        collected=_collected(item, folded) if type.startswith("lab_result") else None,
         case_id=re.sub(r"[^a-z0-9]", "", fold(case_id)) if case_id else None,
         status=fold(status).strip() if status else None,
         deadline=(_meta(item, "deadline") or None) if type == "prior_auth_pending" else None,
@@ -775,6 +816,15 @@ def match_request(a: RequestFacts, b: RequestFacts) -> RequestMatch:
             and not (a.lab_tests and b.lab_tests and a.lab_tests != b.lab_tests)
         ):
             return RequestMatch(1.0, ("accession",))
+        # The lab's faxed copy of a result its feed sent (no accession on the copy): the same specimen, collected
+        # at the same minute, and no test named differently.
+        if (
+            a.collected
+            and a.collected == b.collected
+            and not (a.accession and b.accession)
+            and not (a.lab_tests and b.lab_tests and a.lab_tests != b.lab_tests)
+        ):
+            return RequestMatch(0.95, ("collected",))
         return RequestMatch(0.0, (), True)
     if kind == "prior_auth_pending":
         if a.case_id and b.case_id:

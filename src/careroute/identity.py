@@ -1532,6 +1532,18 @@ class PatientMatch:
     reason: str = ""
 
 
+def _swapped(a: Identity, b: Identity) -> bool:
+    """Each side's given name is the other side's family name."""
+    return bool(
+        a.given
+        and b.given
+        and a.family
+        and b.family
+        and family_compatible([a.given], b.family, True)
+        and family_compatible([b.given], a.family, True)
+    )
+
+
 def _same_words(a: Identity, b: Identity) -> bool:
     """Both identities name the same three or more words, in any order."""
     x = {a.given or "", *a.family} - {""}
@@ -1590,6 +1602,10 @@ def match_patient(a: Identity, b: Identity) -> PatientMatch:
         # "nur mohamed abdi" and "Mohamed Abdi Nur": the same names in another order (Somali, Vietnamese
         # and Spanish names are written in more than one order)
         given_state = "match"
+    if (given_state == family_state == "conflict") and (_same_words(a, b) or ("dob" in fields and _swapped(a, b))):
+        # "orlova yelena" and "Yelena Orlova", "vo van tuan" and "Tuan Van Vo": the family name said first, as
+        # Russian, Vietnamese, Chinese and Korean speakers often do (two words only beside a shared birth date)
+        given_state = family_state = "match"
     if family_state == "unknown" and a.given and b.given and not (a.family and b.family):
         # One side has a single spoken word: it may be the given or the family name.
         single = (a.given, *a.family) if not a.family else (b.given, *b.family)

@@ -583,3 +583,147 @@ def test_the_hidden_urgency_stress_set() -> None:
     assert set(card.urgent_missed) <= STRESS_ROUTINE_BY_DECISION, card.urgent_missed
     assert card.type_accuracy >= 0.92 and card.urgency_accuracy >= 0.90, card.as_dict()
     assert card.over_triage_rate <= 0.05, card.as_dict()
+
+
+# Rounds 44-46 (method changes; sentences written for these tests, not taken from the rounds).
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "cancel my physical friday. i've got my brother's rifle out and i've made up my mind. not anybody's fault.",
+        "I looked up how many of the sleeping pills it would take. I just wanted someone to know.",
+        "Tell mom I'm sorry for everything. I sent the clinic a message so someone knows.",
+    ],
+)
+def test_a_weapon_a_method_looked_up_or_a_last_message_is_a_suicide_emergency(body: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == ("clinical_urgent", "emergent"), result.reasons
+
+
+def test_one_mention_of_a_gun_matched_three_ways_is_one_sign_not_two() -> None:
+    # the indirect signs need two separate mentions; overlapping phrases over one mention are one
+    result = said("I have got my dad's pistol here, can you send me the form for the permit?")
+    assert not any(r.startswith("danger.suicidal_indirect") and "not counted" not in r for r in result.reasons)
+
+
+def test_a_spanish_duration_in_days_is_not_an_infants_age() -> None:
+    result = said("mi hija de seis años ya tiene tres días con calentura de 103.5", "voicemail")
+    assert result.urgency == "urgent", result.reasons
+    assert not any(r.startswith("danger.infant_fever") for r in result.reasons), result.reasons
+    newborn = said("mi niño tiene 3 semanas de nacido y tiene calentura de 100.9", "voicemail")
+    assert newborn.urgency == "emergent", newborn.reasons
+
+
+def test_home_oxygen_running_out_is_urgent_and_with_breathlessness_emergent() -> None:
+    assert said("The power is out and his oxygen concentrator stopped working, he is on the last tank.").urgency in (
+        "urgent",
+        "emergent",
+    )
+    result = said("Her concentrator is not working since the storm and she is breathing harder, last tank.")
+    assert result.urgency == "emergent", result.reasons
+
+
+def test_an_elder_in_a_cold_house_who_stopped_shivering_is_hypothermic() -> None:
+    result = said("Furnace went out two days ago. Grandpa is cold to the touch and confused, he stopped shivering.")
+    assert (result.type, result.urgency) == ("clinical_urgent", "emergent"), result.reasons
+
+
+def test_skin_red_and_warm_around_a_wound_or_an_access_site_is_a_spreading_infection() -> None:
+    nurse = said(
+        "HOME HEALTH - MD NOTIFICATION. 2 cm abrasion R forearm, surrounding erythema 6 x 5 cm, warm, tender. "
+        "Orders requested today.",
+        "fax",
+    )
+    assert (nurse.type, nurse.urgency) == ("clinical_urgent", "urgent"), nurse.reasons
+    access = said("his dialysis fistula site is erythematous with purulent drainage this morning", "voicemail")
+    assert access.urgency == "urgent", access.reasons
+    foot = said("the sore on his heel is black around the edge now and smells bad", "voicemail")
+    assert foot.urgency == "urgent", foot.reasons
+
+
+def test_a_pad_an_hour_is_heavy_bleeding() -> None:
+    result = said("I am 8 weeks pregnant and I am changing a pad every hour since noon.")
+    assert result.urgency == "emergent", result.reasons
+
+
+def test_the_reason_a_medicine_was_started_is_history() -> None:
+    result = said(
+        "Calling for my husband, the hospital started him on it for a blood clot in March. He has 1 Xarelto left."
+    )
+    assert result.type == "medication_refill", result.reasons
+    worse = said("They started it for a blood clot and now his leg is swollen again and he is short of breath.")
+    assert worse.urgency == "emergent", worse.reasons
+
+
+def test_a_long_medicine_name_heard_as_two_words_is_joined_but_spanish_is_left_alone() -> None:
+    out = said("this is for my sub oxen, i took the last one yesterday and i'm getting sick", "voicemail")
+    assert (out.type, out.urgency) == ("medication_refill", "urgent"), out.reasons
+    spanish = said("le hablo de parte de mi papa, necesita la metformina, le quedan 10", "voicemail")
+    assert spanish.urgency == "routine", spanish.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "channel", "expected"),
+    [
+        (
+            ("Our practice was pre-approved for relief funds. Verify your NPI and banking information today."),
+            "email",
+            "other",
+        ),
+        (
+            ("Free carpet cleaning for clinics this month, insurance billing accepted. Reply STOP to opt out."),
+            "email",
+            "other",
+        ),
+        (
+            ("we just moved here and are looking for a family doctor for me and my wife"),
+            "voicemail",
+            "appointment_callback",
+        ),
+        ("my new job needs a physical, anything open this week?", "voicemail", "appointment_callback"),
+        ("the daycare form for her epipen, can you fax it to the daycare by friday", "voicemail", "records_request"),
+        (
+            ("Please cancel my appointment Monday, urgent care treated the ear infection and I feel fine now."),
+            "portal",
+            "appointment_callback",
+        ),
+        ("They charged me a no-show fee but I called to cancel, please waive the fee.", "email", "billing_inquiry"),
+        (
+            ("He is down to 2 of his metoprolol and low on the aspirin, send both to Safeway please."),
+            "portal",
+            "medication_refill",
+        ),
+    ],
+)
+def test_rounds_44_to_46_request_words_in_general_form(body: str, channel: str, expected: str) -> None:
+    result = said(body, channel)
+    assert (result.type, result.urgency) == (expected, "routine"), result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            ("CHEST X-RAY 2 VIEWS. Referring: Dr Lee. Findings: clear lungs. IMPRESSION: no acute disease."),
+            "lab_result_routine",
+        ),
+        ("MAMMOGRAM SCREENING. IMPRESSION: BI-RADS 1, negative.", "lab_result_routine"),
+        (
+            ("ACME STEEL OCCUPATIONAL HEALTH - REFERRAL TO PERSONAL PHYSICIAN. Not cleared until BP under 160/100."),
+            "referral_packet",
+        ),
+        (
+            ("MERCY HOSPITAL EMERGENCY DEPARTMENT\nPCP NOTIFICATION / FOLLOW-UP REFERRAL. Ankle sprain, splinted."),
+            "referral_packet",
+        ),
+        (
+            ("OAK REHAB - DISCHARGE NOTIFICATION TO PRIMARY CARE PHYSICIAN. Discharge 6/2 to home with son."),
+            "referral_packet",
+        ),
+        # a practice's name is no medicine to refill
+        ("GREENWAY FAMILY MEDICINE - message: she asks to reschedule her Tuesday appointment.", "appointment_callback"),
+    ],
+)
+def test_documents_read_by_their_titles(body: str, expected: str) -> None:
+    assert said(body, "fax").type == expected, said(body, "fax").reasons

@@ -470,3 +470,57 @@ def test_follow_up_cues_of_a_front_desk_and_a_school_nurse() -> None:
 
     for said in ("called following up on portal msg from last night", "the school nurse faxed you the form"):
         assert _SAYS_REPEAT.search(fold(said)), said
+
+
+def test_a_thank_you_for_one_medicine_and_a_request_for_another_is_a_new_refill() -> None:
+    first = an_item("p1", 0, "Please refill my amlodipine 5 mg, I have 3 left.", ALICE)
+    thanks = an_item(
+        "p2", 30, ("Thank you so much for sending the amlodipine, I got it. I also need my metformin."), ALICE
+    )
+    collected = an_item("p3", 31, "Thanks for the amlodipine, my son collected it. Now the test strips please.", ALICE)
+    assert replay((first, R), (thanks, R), (collected, R)) == [None, None, None]
+    again = an_item("p4", 32, "Thanks for calling back. The amlodipine still has not come to the pharmacy.", ALICE)
+    assert replay((first, R), (again, R)) == [None, "p1"]
+
+
+def test_a_labs_faxed_copy_without_an_accession_is_the_result_its_feed_sent() -> None:
+    feed = an_item(
+        "l1",
+        0,
+        "INR 6.9 HH",
+        {"name": "Alice Amberg", "dob": "1970-07-04"},
+        "lab",
+        test="INR",
+        accession="AC-5531",
+        collected_at="2027-02-28T15:20:00-06:00",
+    )
+    copy = an_item(
+        "f1",
+        14,
+        ("CRITICAL VALUE - FAX COPY\nPT: AMBERG, ALICE  DOB 7/4/70\nINR 6.9 (HH)  COLL 2/28/27 15:20"),
+        None,
+        "fax",
+    )
+    later = an_item(
+        "f2",
+        20,
+        ("CRITICAL VALUE - FAX COPY\nPT: AMBERG, ALICE  DOB 7/4/70\nINR 7.4 (HH)  COLL 3/1/27 09:05"),
+        None,
+        "fax",
+    )
+    L = "lab_result_urgent"
+    assert replay((feed, L), (copy, L), (later, L)) == [None, "l1", None]
+
+
+def test_a_utility_medical_certificate_asked_twice_is_one_request() -> None:
+    patient = an_item(
+        "v1", 0, ("the gas and electric company will shut off my power, i need the medical certificate form"), ALICE
+    )
+    family = an_item(
+        "e1",
+        3,
+        ("Attached is the utility medical certification form for my mother Alice Amberg (DOB 7/4/1970)."),
+        {"name": "Alice Amberg"},
+        "email",
+    )
+    assert replay((patient, "records_request"), (family, "records_request")) == [None, "v1"]

@@ -572,6 +572,21 @@ def test_the_same_names_in_another_order_are_one_person() -> None:
     assert "given_name" not in match_patient(said, other).fields
 
 
+def test_a_family_name_said_first_is_one_person_beside_the_same_birth_date() -> None:
+    said = Identity(dob="1961-04-02", given="petrova", family=("irina",), from_text=frozenset({"name", "dob"}))
+    chart = Identity(dob="1961-04-02", given="irina", family=("petrova",))
+    match = match_patient(said, chart)
+    assert {"given_name", "family_name"} <= set(match.fields) and match.score >= 0.9
+    vietnamese = Identity(dob="1950-01-09", given="tran", family=("van", "minh"), from_text=frozenset({"name"}))
+    assert (
+        "given_name"
+        in match_patient(vietnamese, Identity(dob="1950-01-09", given="minh", family=("van", "tran"))).fields
+    )
+    # without a birth date to agree on, two swapped words are not enough
+    undated = Identity(given="petrova", family=("irina",), from_text=frozenset({"name"}))
+    assert "given_name" not in match_patient(undated, Identity(given="irina", family=("petrova",))).fields
+
+
 def test_an_answering_service_gives_the_date_of_birth_as_it_was_given() -> None:
     assert find_dob(fold("Caller: Roy Nedd (patient), DOB given as 8/16/58. Says he missed dialysis"), 2028)[0] == (
         "1958-08-16"

@@ -35,7 +35,10 @@ _AGE_UNITS: Mapping[str, float] = {
     "mes": 4.35,
     "meses": 4.35,
 }
-_AGE_MARKERS = frozenset({"old", "de"})  # "3 weeks old", "3 semanas de nacido"
+_AGE_MARKERS = frozenset({"old"})  # "3 weeks old"
+# "3 semanas de nacido", "dos semanas de vida": Spanish "de" says an age only before one of these ("tres dias
+# de fiebre" is how long a fever has lasted).
+_BORN_WORDS = frozenset({"nacido", "nacida", "nacidos", "nacidas", "nacer", "edad", "vida", "born"})
 _INFANT_NOUNS = frozenset(
     {
         "baby",
@@ -65,6 +68,8 @@ _AGE_FILLERS = frozenset({"like", "about", "almost", "only", "just", "barely", "
 # "my son 5 weeks ago", "two weeks later": a time, not an age.
 _NOT_AN_AGE = frozenset(
     {"ago", "later", "before", "after", "since", "now", "from", "until", "of", "pregnant", "along", "embarazada"}
+    # "tiene tres dias con calentura", "two days with fever": how long something has lasted
+    | {"con", "with", "sin", "without", "que", "straight", "seguidos"}
 )
 # Words for taking a temperature, which alone say nothing of a fever.
 _MEASURING_WORDS = frozenset(
@@ -191,13 +196,13 @@ def find_danger(
     # Weak signs (min_matches > 1) count only when enough of them are present together.
     needed = {r.id: r.min_matches for r in rules.danger if r.min_matches > 1}
     if needed:
-        present: dict[str, set[int]] = {}
+        present: dict[str, list[tuple[int, int]]] = {}
         for f in findings:
             if f.rule_id in needed and f.reading.counted:
-                present.setdefault(f.rule_id, set()).add(f.start)
-        findings = [
-            f for f in findings if f.rule_id not in needed or len(present.get(f.rule_id, ())) >= needed[f.rule_id]
-        ]
+                present.setdefault(f.rule_id, []).append((f.start, f.end))
+        # Phrases that overlap are one sign said once ("I've got my dad's pistol here" matches three ways).
+        count = {rule_id: _separate(spans) for rule_id, spans in present.items()}
+        findings = [f for f in findings if f.rule_id not in needed or count.get(f.rule_id, 0) >= needed[f.rule_id]]
     # Signs that count only beside another fact of the message (a pregnancy, for pre-eclampsia's signs).
     gated = {r.id for r in rules.danger if r.only_with}
     if gated and any(f.rule_id in gated for f in findings):
@@ -512,6 +517,18 @@ def _is_drug(word: str, drugs: frozenset[str]) -> bool:
     return word in drugs or any(form in drugs for form in english_forms(word))
 
 
+def _separate(spans: Sequence[tuple[int, int]]) -> int:
+    """How many of these spans stand apart, overlapping ones counted once."""
+    count, end = 0, -1
+    for start, stop in sorted(spans):
+        if start >= end:
+            count += 1
+            end = stop
+        else:
+            end = max(end, stop)
+    return count
+
+
 def _infant(
     words: Sequence[str],
     sentence: Sequence[int],
@@ -542,7 +559,9 @@ def _infant(
             words[j] in _INFANT_NOUNS and sentence[j] == sentence[i] and not _spanish_son(words, j)
             for j in range(max(0, i - 4), i)
         )
-        is_age = after in _AGE_MARKERS or (after not in _NOT_AN_AGE and (said_with_verb or infant_before))
+        born = after == "de" and i + 3 < n and words[i + 3] in _BORN_WORDS
+        plain = after not in _NOT_AN_AGE and after != "de" and (said_with_verb or infant_before)
+        is_age = after in _AGE_MARKERS or born or plain
         if is_age and value * weeks <= limits["infant_max_weeks"]:
             return i
     return None

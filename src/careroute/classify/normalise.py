@@ -283,14 +283,16 @@ class Normaliser:
 
     def _joined(self, pieces: Sequence[str]) -> str | None:
         """The target a run of heard words spells when joined: exactly, or a long medicine name broken
-        into three syllables ("tack row limus") within two edits; never through a word like "to" or
-        "the" ("over to use" is no overdose)."""
+        into two or three syllables ("tack row limus", "sub oxen") within two edits; never through a
+        word like "to" or "the" ("over to use" is no overdose)."""
         if not all(p.isalpha() and p not in _GLUE for p in pieces):
             return None
         cat = "".join(pieces)
         if cat in self._join_targets:
             return cat
-        if len(pieces) == 3 and len(cat) >= 8:
+        # Two heard words are joined only when each is a syllable of some length: "de parte" is Spanish, not
+        # Depakote; "sub oxen" is Suboxone.
+        if (len(pieces) == 3 or (len(pieces) == 2 and min(map(len, pieces)) >= 3)) and len(cat) >= 7:
             for name in self._spoken_by_letter.get(cat[0], ()):
                 if abs(len(name) - len(cat)) <= 2 and OSA.distance(cat, name, score_cutoff=2) <= 2:
                     return name
