@@ -428,7 +428,15 @@ _SPOKEN_REFERENCE = Prefiltered(
         r"((?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|uh|um|,)\s*){4,12})"
     )
 )
-_ACCESSION = Prefiltered(re.compile(r"\b(?:accession|acc)\b\s*[:#]?\s*([a-z0-9][a-z0-9-]{4,})"))
+#: "Accession: ARRL-3103-20877"; a phone note of the same result may give only its end ("accession ending
+#: 0877"), kept as "*0877" and matched against the end of a whole one
+_ACCESSION = Prefiltered(
+    re.compile(
+        r"\b(?:accession|acc)\b\s*(?:number|no\.?|#)?\s*[:#]?\s*"
+        r"(?P<tail>(?:ending in|ending with|ending|ends in|ends with|last four|last 4)\s*[:#]?\s*)?"
+        r"(?P<id>[a-z0-9][a-z0-9-]{3,})"
+    )
+)
 _LETTER_WORDS = re.compile(r"[a-z]{3,}")
 #: "COLL: 08/19/30 1410", "Collected 08/19/2030 14:10": a result's collection time written in its text
 _COLLECTED = re.compile(
@@ -678,7 +686,9 @@ _DONE = re.compile(
     r"\b(?:came through|went through|picked (?:it|them) up|was filled|were filled|was sent"
     r"|already got|already have it|came in fine|(?:collected|received) (?:it|them)"
     # "thank you so much for sending the insulin", "thanks for the amlodipine, my daughter collected it"
-    r"|thank(?:s| you)(?: so much| very much| again)? for (?:sending|calling in|the))\b"
+    r"|thank(?:s| you)(?: so much| very much| again)? for (?:sending|calling in|the)"
+    # "I also need tamsulosin renewed. Got the metoprolol, thank you."
+    r"|(?:got|received|picked up) (?:the|my|his|her) [a-z0-9 .-]{1,40}?,? thank(?:s| you))\b"
 )
 #: "the refill never came through", "has not been filled": not done
 _NOT_DONE = re.compile(r"\b(?:not|never|no|hasn't|hasnt|didn't|didnt|haven't|havent|still)\W+(?:\w+\W+){0,2}$")
@@ -712,8 +722,8 @@ def request_facts(item: InboundItem, type: str, *, folded: str | None = None) ->
     test = _meta(item, "test")
     lab_tests = frozenset({re.sub(r"[^a-z0-9]+", " ", fold(test)).strip()}) if test else frozenset()
     accession = _meta(item, "accession")
-    if not accession and (m := _ACCESSION.search(folded)):
-        accession = m.group(1)
+    if not accession and (m := _ACCESSION.search(folded)) and any(c.isdigit() for c in m.group("id")):
+        accession = ("*" if m.group("tail") else "") + m.group("id")
     case_id = _meta(item, "case_id")
     status = _meta(item, "status")
     if type == "prior_auth_pending" and not status:
@@ -811,8 +821,7 @@ def match_request(a: RequestFacts, b: RequestFacts) -> RequestMatch:
         # Results are not requests: two results are one only when they are one accession.
         # One accession may hold a panel: a potassium and a creatinine under it are two results.
         if (
-            a.accession
-            and a.accession == b.accession
+            _same_accession(a.accession, b.accession)
             and not (a.lab_tests and b.lab_tests and a.lab_tests != b.lab_tests)
         ):
             return RequestMatch(1.0, ("accession",))
@@ -913,6 +922,19 @@ def match_request(a: RequestFacts, b: RequestFacts) -> RequestMatch:
         return RequestMatch(round(min(1.0, 0.25 + score), 4), terms)
     # "other" (spam, wrong numbers) is never merged: nobody asked for anything.
     return RequestMatch(0.0, (), True)
+
+
+def _same_accession(a: str | None, b: str | None) -> bool:
+    """One accession, or the end of one said alone ("accession ending 0877") and a whole one ending so."""
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    if a.startswith("*") == b.startswith("*"):
+        return False
+    tail, whole = (a[1:], b) if a.startswith("*") else (b[1:], a)
+    tail = tail.replace("-", "")
+    return len(tail) >= 4 and whole.replace("-", "").endswith(tail)
 
 
 def _same_pharmacy(a: frozenset[str], b: frozenset[str]) -> bool:

@@ -654,6 +654,25 @@ def _date_after_name(folded: str, ref_year: int, seen: _CueMatches) -> str | Non
     return None
 
 
+_LAST_SENTENCE = re.compile(r"[^.!?\n]*[.!?\n\s]*$")
+
+
+def _closing_date(folded: str, ref_year: int) -> str | None:
+    """A date said alone as a voicemail's last words, with a year long gone: the caller's date of birth.
+
+    "... if somebody could send it. february ninth fifty five": callers close with who they are, and a
+    day with a year two or more years back, said on its own, is no appointment or refill date."""
+    m = _LAST_SENTENCE.search(folded)
+    words = [w for w in _WORD.findall(m.group(0) if m else "") if w not in {",", ".", "!", "?", "\n", ";", ":"}]
+    if not 2 <= len(words) <= 6:
+        return None
+    head = words[0]
+    if not (head in _MONTHS or head in _UNITS or head in _TEENS or head in _TENS or _DATE_START.match(head)):
+        return None
+    found = parse_spoken_date(words, ref_year)
+    return found if found and int(found[:4]) <= ref_year - 2 else None
+
+
 def _date_right_after(folded: str, pos: int, ref_year: int) -> str | None:
     """A spoken or written date with a year starting within a few words after `pos`, else None."""
     words = _cut_sentence([w for w in _WORD.findall(folded[pos : pos + 90]) if w != ","])
@@ -782,7 +801,8 @@ _NAME_STOP = _words(
     forty fifty sixty seventy eighty ninety nineteen hundred thousand patient's caller message name
     leaving left voicemail trying try told tell said say clinica parte oficina farmacia new old last first
     next today tomorrow yesterday retired veteran usaf usmc usn army navy military
-    monday tuesday wednesday thursday friday saturday sunday week month year years old year's
+    monday tuesday wednesday thursday friday saturday sunday week month year years old year's weeks months days
+    pregnant embarazada semanas meses
     daughter's son's wife's husband's mother's father's dos tres cuatro cinco seis siete ocho nueve
     anos ano esposo esposa hijo hija mama papa madre padre abuela abuelo nieto nieta hermano hermana
     sister brother grandmother grandfather grandma grandpa child baby kid granddaughter grandson
@@ -995,6 +1015,9 @@ _HARD_STOP = frozenset(
 )
 
 
+_ARTICLES = frozenset({"the", "a", "an"})
+
+
 def _name_before(folded: str, pos: int) -> _Mention | None:
     """The name said just before a date-of-birth cue: 'victor yanez, y a n e z, date of birth'."""
     head = folded[max(0, pos - 120) : pos]
@@ -1048,6 +1071,8 @@ def _name_before(folded: str, pos: int) -> _Mention | None:
     name.reverse()
     if not name and not spelled:
         return None
+    if name and not spelled and 0 <= stop < len(tokens) - 1 and tokens[stop] in _ARTICLES:
+        return None  # "he's the one with the black lung, birthday ...": a thing, not a name
     if len(name) == 1 and not spelled and stop >= 1 and tokens[stop] == ",":
         # "REFILL REQUEST for ZEBARI, REBWAR  DOB": a form's family name first, before the comma
         family = tokens[stop - 1]
@@ -1424,6 +1449,9 @@ def extract_identity(item: InboundItem, *, folded: str | None = None) -> Identit
         dob = _date_after_name(folded, ref_year, seen)
         if dob:
             from_text.add("dob")
+    if spoken and not dob and (closing := _closing_date(folded, ref_year)):
+        dob = closing
+        from_text.add("dob")
     if said:
         s_given, s_family = name_parts(said[0])
         if not (given or family):

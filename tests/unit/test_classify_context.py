@@ -1633,3 +1633,38 @@ def test_a_period_counted_from_today_is_no_deadline_today() -> None:
     )  # fmt: skip
     result = classify(item, RULES)
     assert (result.type, result.urgency) == ("prior_auth_pending", "routine"), result.reasons
+
+
+def test_less_movement_after_the_kick_count_remedies_is_emergent() -> None:
+    tried = said(
+        "I'm 35 weeks and he's barely moved since this morning. "
+        "I ate something sweet and lay on my left side, still nothing."
+    )
+    assert (tried.type, tried.urgency) == ("clinical_urgent", "emergent"), tried.reasons
+    asked = said("I'm 35 weeks and he's moving less than usual today. Is that normal at this point?")
+    assert (asked.type, asked.urgency) == ("clinical_urgent", "urgent"), asked.reasons
+
+
+def test_a_month_named_may_dates_a_sign() -> None:
+    past = said("I had a blood clot in my leg in May and I'm on Xarelto. Can I have a dental cleaning next week?")
+    assert past.urgency == "routine", past.reasons
+    # "may" alone is a word of doubt, and doubt never drops a sign
+    now = said("I think I may have a blood clot, my left calf is swollen and hot.")
+    assert now.urgency in ("urgent", "emergent"), now.reasons
+
+
+def test_what_the_hospital_said_it_was_and_thanks_for_a_call_already_made_are_history() -> None:
+    told = said(
+        "Dad is in the ICU; they say it was a small stroke. My own question: can I take Aleve with my lisinopril?"
+    )
+    assert told.type != "clinical_urgent", told.reasons
+    thanks = said(
+        "We are home. Thank you to the nurse who answered so fast and called 911 for my mother. No reply needed."
+    )
+    assert thanks.type != "clinical_urgent", thanks.reasons
+
+
+def test_a_vietnamese_word_for_fainting_needs_its_verb_and_a_name_is_not_one() -> None:
+    assert said("calling for my aunt chen xiu ying, she needs her metformin refilled", "voicemail").urgency == "routine"
+    fainted = said("me toi bi xiu trong nha tam sang nay", "voicemail")
+    assert fainted.type == "clinical_urgent", fainted.reasons

@@ -274,3 +274,45 @@ def test_the_lexicon_reads_the_same_with_libyaml_and_without() -> None:
     for name in LEXICON_FILES:
         text = root.joinpath(f"{name}.yaml").read_text(encoding="utf-8")
         assert yaml.load(text, Loader=SAFE_LOADER) == yaml.load(text, Loader=yaml.SafeLoader), name
+
+
+@pytest.mark.parametrize(
+    ("channel", "body", "tag"),
+    [
+        (
+            "voicemail",
+            "stuck behind a plow, i'm going to be maybe fifteen minutes late for my ten thirty",
+            "appointment_callback",
+        ),
+        ("portal", "Is the Eastside clinic open with the snow? I'm on the schedule at 2.", "appointment_callback"),
+        (
+            "voicemail",
+            "presione dos para hablar con un agente sobre su cuenta. para no recibir mas llamadas presione nueve",
+            "other",
+        ),
+        (
+            "portal",
+            "If my son goes on his new job's plan in June, who pays for the allergy shots he started?",
+            "billing_inquiry",
+        ),
+        (
+            "fax",
+            "TRANSFER OF CARE\nPatient moving to your area. Chart enclosed (22 pages). Please confirm receipt.",
+            "referral_packet",
+        ),
+        (
+            "voicemail",
+            "my new inhaler is the kind you twist, can someone walk me through it, i don't get the clicks",
+            "clinical_question",
+        ),
+        (
+            "voicemail",
+            "hi just letting you know the lisinopril for mr ortega was delivered this morning, no call back needed",
+            "other",
+        ),
+    ],
+)
+def test_everyday_requests_are_read_by_their_kind(channel: str, body: str, tag: str) -> None:
+    item = InboundItem(channel, "k-1", datetime.fromisoformat("2027-02-15T10:00:00-06:00"), body)
+    result = classify(item, default_rules())
+    assert result.type == tag, result.reasons

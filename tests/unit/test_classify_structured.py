@@ -361,3 +361,94 @@ def test_a_rescue_inhaler_is_critical_only_beside_its_need() -> None:
     assert (coughing.type, coughing.urgency) == ("medication_refill", "urgent"), coughing.reasons
     well = read("He finished his albuterol inhaler last week. He's totally fine, no wheezing. Please send a new one.")
     assert (well.type, well.urgency) == ("medication_refill", "routine"), well.reasons
+
+
+def test_a_flag_in_brackets_after_a_faxed_value_is_read_as_the_labs_flag() -> None:
+    body = (
+        "HILLTOP REGIONAL LAB - CRITICAL RESULT (COPY)\nPatient: DOE, PAT   DOB 01/02/1950\n"
+        "Potassium 6.9 [HH]   Sodium 139 [N]\nCritical result called to the on-call nurse 07:55. Copy for your records."
+    )
+    item = InboundItem("fax", "f-5", datetime.fromisoformat("2027-03-02T08:30:00-06:00"), body)
+    result = classify(item, RULES)
+    # "for your records" says where the copy goes: the lab's own words make the result critical
+    assert (result.type, result.urgency) == ("lab_result_urgent", "urgent"), result.reasons
+    normal = InboundItem("fax", "f-6", item.received_at, body.replace("6.9 [HH]", "4.2 [N]").replace("CRITICAL ", ""))
+    assert classify(normal, RULES).type != "lab_result_urgent"
+
+
+def test_a_critical_value_with_a_danger_sign_in_the_labs_note_is_emergent() -> None:
+    def lab(note: str, value: str = "118") -> Classification:
+        item = InboundItem(
+            "lab",
+            "l-1",
+            datetime.fromisoformat("2027-03-02T09:00:00-06:00"),
+            f"Sodium {value} mmol/L (ref 135-145)\n{note}",
+            metadata={"test": "Sodium", "value": value, "units": "mmol/L", "abnormal_flag": "LL"},
+        )
+        return classify(item, RULES)
+
+    assert lab("Drawer comment: pt disoriented, unable to state the year, son says new today.").urgency == "emergent"
+    assert lab("Critical value phoned to the clinic 08:40, read back.").urgency == "urgent"
+    # the value itself is the result, not a sign in the note: a critical glucose stays urgent
+    item = InboundItem(
+        "lab",
+        "l-2",
+        datetime.fromisoformat("2027-03-02T09:00:00-06:00"),
+        "Glucose, serum 41 mg/dL (ref 70-99)",
+        metadata={"test": "Glucose, serum", "value": "41", "units": "mg/dL"},
+    )
+    assert classify(item, RULES).urgency == "urgent"
+
+
+def test_a_blood_pressure_medicine_is_critical_in_pregnancy_only() -> None:
+    def read(body: str) -> Classification:
+        item = InboundItem("voicemail", "v-1", datetime.fromisoformat("2027-03-02T09:00:00-06:00"), body)
+        return classify(item, RULES)
+
+    pregnant = read(
+        "i'm thirty one weeks pregnant and i ran out of my nifedipine yesterday, please send it to walgreens"
+    )
+    assert (pregnant.type, pregnant.urgency) == ("medication_refill", "urgent"), pregnant.reasons
+    assert "refill.critical_out.pregnancy_blood_pressure" in pregnant.rule_ids
+    other = read("i ran out of my nifedipine yesterday, please send it to walgreens")
+    assert (other.type, other.urgency) == ("medication_refill", "routine"), other.reasons
+
+
+def test_the_power_being_out_is_not_the_medicine_being_out() -> None:
+    item = InboundItem(
+        "portal",
+        "p-2",
+        datetime.fromisoformat("2027-01-20T15:00:00-06:00"),
+        "The power went out last night after the storm and is still out. Is my Lantus pen that sat at room "
+        "temperature still ok to use? I have plenty of pens.",
+    )
+    result = classify(item, RULES)
+    assert not any(r.startswith("refill.critical_out") for r in result.rule_ids), result.reasons
+
+
+def test_a_date_after_submitted_by_is_no_due_date() -> None:
+    def pa(body: str) -> bool:
+        item = InboundItem(
+            "ehr",
+            "pa-1",
+            datetime.fromisoformat("2027-03-10T11:00:00-06:00"),
+            body,
+            metadata={"payer": "Aetna", "status": "submitted"},
+        )
+        return classify(item, RULES).urgency == "urgent"
+
+    assert not pa("Request submitted by clinic staff 03/10/2027. Standard review, decision within 15 days.")
+    assert not pa("Form reviewed by the plan pharmacist 03/10/2027; pending.")
+    assert pa("Clinical notes must be submitted by 03/10/2027 or the request will be closed.")
+
+
+def test_a_long_critical_medicine_misspelled_by_a_letter_is_still_that_medicine() -> None:
+    def read(body: str) -> Classification:
+        item = InboundItem("portal", "p-3", datetime.fromisoformat("2027-03-02T09:00:00-06:00"), body)
+        return classify(item, RULES)
+
+    out = read("I took my last levetiracitam this morning, please send a new prescription to CVS for tonight.")
+    assert (out.type, out.urgency) == ("medication_refill", "urgent"), out.reasons
+    assert "refill.critical_out.anti_epileptic" in out.rule_ids
+    plenty = read("Please renew my levetiracitam, I have two weeks left. CVS on Main.")
+    assert plenty.urgency == "routine", plenty.reasons

@@ -524,3 +524,27 @@ def test_a_utility_medical_certificate_asked_twice_is_one_request() -> None:
         "email",
     )
     assert replay((patient, "records_request"), (family, "records_request")) == [None, "v1"]
+
+
+def test_a_phone_note_giving_the_end_of_an_accession_is_the_same_result() -> None:
+    lab = an_item(
+        "l1", 0, "Potassium 6.8 mmol/L HH", ALICE, "lab", accession="HRL-2707-44196", test="Potassium", value="6.8"
+    )
+    note = an_item(
+        "n1",
+        0.2,
+        "Critical value call from the lab: potassium 6.8 on Alice Amberg, accession ending 4196.",
+        ALICE,
+        "phone",
+    )
+    other = an_item(
+        "n2", 0.3, "Critical value call: potassium 6.8 for Alice Amberg, accession ending 9999.", ALICE, "phone"
+    )
+    t = "lab_result_urgent"
+    assert replay((lab, t), (note, t), (other, t)) == [None, "l1", None]
+
+
+def test_a_medicine_said_to_have_arrived_is_not_asked_for_again() -> None:
+    first = an_item("p1", 0, "Please renew my losartan 50 mg, 90 days to the Kroger on Main.", ALICE)
+    later = an_item("p2", 40, "One more: I need my metformin renewed too. Got the losartan, thank you!", ALICE)
+    assert replay((first, R), (later, R)) == [None, None]

@@ -598,3 +598,21 @@ def test_a_chart_with_a_birth_date_is_also_found_by_the_whole_name() -> None:
     chart = extract_identity(an_item("refill please", "portal", name="Gerald Ostrowski", dob="1958-01-19"))
     note = extract_identity(an_item("wife called re: Gerald Ostrowski", "phone", name="Gerald Ostrowski"))
     assert set(identity_keys(chart)) & set(identity_keys(note))
+
+
+def test_a_date_said_alone_at_the_end_of_a_voicemail_is_the_callers_birth_date() -> None:
+    said = "it's rosa quintero about my thyroid pill, the pharmacy still has nothing. march third sixty two"
+    assert extract_identity(an_item(said)).dob == "1962-03-03"
+    # a day this year is a visit or a refill date, not a birth date
+    soon = "it's rosa quintero, can i move my visit to another day. march third twenty twenty seven"
+    assert extract_identity(an_item(soon)).dob is None
+
+
+def test_words_after_an_article_or_a_pregnancy_are_no_name() -> None:
+    said = "my husband is the one with the bad heart, birthday june second forty nine, he needs his eliquis"
+    ident = extract_identity(an_item(said))
+    assert "heart" not in ident.family
+    weeks = "this is tom ruiz, my wife lena ruiz is twenty eight weeks pregnant, birthday may first ninety four"
+    ident = extract_identity(an_item(weeks))
+    assert ident.dob == "1994-05-01"
+    assert ident.family and "pregnant" not in ident.family and "weeks" not in ident.family

@@ -100,12 +100,32 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
 
     if is_lab(item):
         lab = read_lab(item, hits, context, compiled.labs)
+        lab_urgency = "urgent" if lab.urgent else "routine"
+        lab_rules: tuple[str, ...] = (lab.rule_id,)
+        lab_reasons: tuple[str, ...] = (lab.reason,)
+        if lab.urgent:
+            # A critical value whose report says the patient is in danger now ("phlebotomist reports
+            # patient confused and unsteady at draw", "ongoing chest discomfort at the draw") cannot wait
+            # for the callback: the lab's own note is read for danger signs as a message would be.
+            signs = [
+                f
+                for f in find_danger(read, hits, context, rules, age_weeks=lambda: age_in_weeks(item))
+                if f.reading.counted
+                and not f.reading.uncertain
+                and not f.resolved
+                and f.urgency == "emergent"
+                and not f.detail  # a measured value is the result itself ("glucose 38"), not a sign in the note
+            ]
+            if signs:
+                lab_urgency = "emergent"
+                lab_rules = (*lab_rules, *dict.fromkeys(f.rule_id for f in signs))
+                lab_reasons = (*lab_reasons, *(_danger_reason(read, f, rules) for f in signs))
         return Classification(
             type="lab_result_urgent" if lab.urgent else "lab_result_routine",
-            urgency="urgent" if lab.urgent else "routine",
+            urgency=lab_urgency,
             confidence=lab.confidence,
-            rule_ids=(lab.rule_id,),
-            reasons=(lab.reason,),
+            rule_ids=lab_rules,
+            reasons=lab_reasons,
         )
     if is_prior_auth(item):
         pa = read_prior_auth(item, read, hits, context, compiled.prior_auth)
@@ -161,16 +181,17 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
     tag, confidence, decided_by = _choose_request(read, learned_words, requests, top_tag, top, second, rules, reasons)
     urgency = "routine"
     rule_ids = decided_by
-    if tag == "lab_result_routine" and any(
-        h.payload[0] == LAB_CRITICAL_TEXT and context.reading(h.start, h.end).counted for h in hits
-    ):
+    critical_text = any(h.payload[0] == LAB_CRITICAL_TEXT and context.reading(h.start, h.end).counted for h in hits)
+    if tag == "lab_result_routine" and critical_text:
         # "CRITICAL VALUE NOTIFICATION ... telephoned, read back": the lab's words call it critical.
         tag, urgency = "lab_result_urgent", "urgent"
         rule_ids = ("lab.critical_text", *rule_ids)
         reasons.append("lab.critical_text: the report calls a critical result")
-    if report and tag not in _REPORT_KEEPS_TYPE and any(r.critical for r in report):
+    if report and (tag not in _REPORT_KEEPS_TYPE or critical_text) and any(r.critical for r in report):
         # A faxed result past a critical limit is a critical result, whatever else the fax says ("seen
         # for weakness and leg cramps ... potassium 2.5"): the symptoms are the lab's reason for calling.
+        # A records packet keeps its type (old results ride along in it) unless the lab's own words call
+        # this result critical: "CRITICAL VALUE REPORT ... this fax copy is for your records".
         reasons.append(f"lab.text_report: read as a lab report (was {tag}): a result is past its critical limit")
         tag = "lab_result_routine"
     if tag == "lab_result_routine" and report:

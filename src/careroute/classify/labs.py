@@ -176,7 +176,8 @@ _RANGE = re.compile(
     r"|^\s+\d+(?:\.\d+)?\s*(?:-|–)\s*\d+(?:\.\d+)?\b"
 )
 _REFERENCE = re.compile(r"^[^\n]{0,20}\b(?:reference|ref)\b")
-_FLAG_AFTER = re.compile(r"^\s+(?:hh|ll|h|l|high|low|critical|crit|abnormal|a)\b")
+#: a lab flag after the value, bare or in brackets: "6.4 H", "6.8 (HH)", "116 [LL]", "7.9 *CRIT*"
+_FLAG_AFTER = re.compile(r"^(?:\s+|\s*[(\[*])\s*(?:hh|ll|h|l|high|low|critical|crit|abnormal|a)\b")
 _TEST_LABEL = re.compile(
     r"^\s*(?:test|test name|analyte|component|procedure)\s*:\s*(?P<name>[^\n:]{2,60}?)\s*(?:\s{2,}|$)"
 )

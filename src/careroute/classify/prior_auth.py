@@ -68,6 +68,12 @@ _MONTHS = {
 }
 _PERIOD_FROM = frozenset({"of", "from", "after", "since"})
 _PERIOD_WORDS = frozenset({"within", "days", "day", "weeks", "week", "calendar", "business", "hours"})
+#: Done, not due: "submitted by clinic staff 03/10", "reviewed by the plan today". The "by" after one of
+#: these names who did it, not a deadline.
+_DONE_BY = frozenset(
+    {"submitted", "received", "sent", "faxed", "signed", "reviewed", "approved", "denied", "completed", "initiated"}
+    | {"entered", "created", "processed", "dated", "requested", "updated", "started", "uploaded", "returned"}
+)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _REACH = 6  # words between a due word and "today" (or a date)
 
@@ -194,7 +200,12 @@ def read_prior_auth(
 
     def near_due_word(start: int, end: int) -> bool:
         lo, hi = max(0, start - _REACH), min(len(words), end + _REACH)
-        return any(words[k] in due_words and sentence[k] == sentence[start] for k in range(lo, hi))
+        return any(
+            words[k] in due_words
+            and sentence[k] == sentence[start]
+            and not (words[k] == "by" and k > 0 and words[k - 1] in _DONE_BY)
+            for k in range(lo, hi)
+        )
 
     dates = _dates_in_text(read, item.received_at)
 
