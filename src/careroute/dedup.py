@@ -36,7 +36,7 @@ from careroute.identity import (
     match_patient,
     required_literals,
 )
-from careroute.medicine_names import english_forms
+from careroute.medicine_names import english_forms, sound_skeleton
 from careroute.model import InboundItem, require_aware
 
 # --------------------------------------------------------------------------- lexicons
@@ -144,6 +144,21 @@ def _load_medicines() -> tuple[dict[str, str], dict[str, list[str]], dict[str, s
 
 
 _MEDICINES, _MEDICINES_BY_LETTER, _CLASS_WORDS, _CLASSES = _load_medicines()
+
+
+def _by_sound() -> dict[tuple[str, str], str]:
+    """(first letter, sound skeleton) -> generic, for one-word names of seven letters or more; a skeleton two
+    medicines share names neither."""
+    out: dict[tuple[str, str], str | None] = {}
+    for name, generic in _MEDICINES.items():
+        if " " in name or len(name) < 7 or len(skeleton := sound_skeleton(name)) < 5:
+            continue
+        key = (name[0], skeleton)
+        out[key] = generic if out.get(key, generic) == generic else None
+    return {k: v for k, v in out.items() if v is not None}
+
+
+_MEDICINES_BY_SOUND = _by_sound()
 _CLASS_PATTERN = Prefiltered(
     re.compile(r"\b(" + "|".join(sorted(map(re.escape, _CLASS_WORDS), key=len, reverse=True)) + r")\b")
 )
@@ -223,6 +238,13 @@ _FORMS = _KindTable(
 
 R_TYPE = "medication_refill"
 _GENERIC_FORMS = frozenset({"letter", "records_copy"})
+#: A form named only to set this one apart from it: "besides the FMLA, the disability insurer sent ...",
+#: "es diferente del FMLA". The form asked for is the other one.
+_OTHER_FORM = re.compile(
+    r"\b(?:ademas del?|aparte del?|diferente del?|distinto del?|no es el|besides the|besides my|in addition to the"
+    r"|on top of the|other than the|apart from the|different from the|different than the|separate from the"
+    r"|not the same as the)\s+[\w-]+(?:\s+(?:form|paperwork|papers|papeles|formulario))?"
+)
 
 _SPECIALTIES = _KindTable(
     (kind, re.compile(pattern))
@@ -255,7 +277,9 @@ _CLINICAL_TOPICS = _KindTable(
     for kind, pattern in (
         (
             "chest_pain",
-            r"chest (?:pain|pian|pressure|tight|twinge|hurt|discomfort|is squeezing|squeez)|dolor de pecho"
+            r"chest(?: \w+){0,2} (?:pain|pian|pressure|tight|twinge|hurt|discomfort|is squeezing|squeez)|dolor de pecho"
+            # "a pressure in the middle of his chest", "his chest is still hurting"
+            r"|(?:pressure|pain|tightness|squeezing|heaviness)(?: \w+){0,5} chest"
             r"|presion en el pecho|angina|heart attack|poitrine|doule nan pwatrin",
         ),
         (
@@ -463,6 +487,8 @@ def _collected(item: InboundItem, folded: str) -> str | None:
     if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59):
         return None
     return f"{year:04d}-{month:02d}-{day:02d} {hour:02d}{minute:02d}"
+
+
 # What per-word work has found out, kept for the next message: a practice's vocabulary is a few
 # thousand words, read again and again. Plain sets and dicts (C-speed set operations) with a bound.
 _MAX_REMEMBERED = 200_000
@@ -548,11 +574,21 @@ def find_medicines(folded: str) -> frozenset[str]:
         elif len(_NOT_NEAR_MEDICINE) < _MAX_REMEMBERED:
             _NOT_NEAR_MEDICINE.add(w)
     if not found:
-        # Speech-to-text splits a name it does not know into words it does: "gabba pentin", "am low dipping".
+        # Speech-to-text splits a name it does not know into words it does: "gabba pentin", "am low dipping",
+        # and "met a pro law", which keeps the sound of metoprolol's consonants if not its letters.
         for first, second in itertools.pairwise(words):
             joined = first + second
             if 7 <= len(joined) <= 16 and joined.isalpha() and (generic := _near_medicine(joined)):
                 found.add(generic)
+        for size in (2, 3, 4):
+            for k in range(len(words) - size + 1):
+                joined = "".join(words[k : k + size])
+                if (
+                    7 <= len(joined) <= 16
+                    and joined.isalpha()
+                    and (generic := _MEDICINES_BY_SOUND.get((joined[0], sound_skeleton(joined))))
+                ):
+                    found.add(generic)
     if not found:
         # A name the lexicon lacks is still a medicine when a strength follows it ("xyzol 20 mg").
         for m in _UNLISTED_MEDICINE.finditer(folded):
@@ -618,8 +654,10 @@ def _spanish_form(word: str) -> str | None:
 # A message that says it follows one already sent: "my mom sent you a message but nobody called back",
 # "he messaged yesterday afternoon", "I called Monday", "ya mandó mensaje", "I emailed last night".
 _SAYS_REPEAT = re.compile(
-    r"\b(?:(?:sent|left|put|wrote|posted)\s+(?:in\s+|you\s+guys\s+|you\s+all\s+|you\s+|y'?all\s+)?(?:a\s+|an\s+)?"
-    r"(?:portal\s+|mychart\s+)?(?:message|msg|note|e-?mail|voicemail|vm)"
+    r"\b(?:(?:sent|left|put|wrote|posted)\s+(?:in\s+|you\s+guys\s+|you\s+all\s+|you\s+|y'?all\s+)?(?:a\s+|an\s+|the\s+)?"
+    r"(?:portal\s+|mychart\s+|computer\s+|online\s+|app\s+)?(?:message|msg|note|e-?mail|voicemail|vm)"
+    # "i send the message on the portal this morning": the present tense of a speaker of another language
+    r"|\bi\s+send\s+(?:you\s+)?(?:the|a)\s+(?:portal\s+|computer\s+)?(?:message|msg|e-?mail)"
     r"|(?:uploaded|faxed over|dropped off)\b[^.]{0,80}?\b(?:yesterday|last week|this morning|last night)"
     r"|confirm (?:that )?you (?:got|received)|did you (?:get|receive) (?:it|my|the|our)"
     r"|messaged(?:\s+you)?\s+(?:yesterday|this|last|earlier|on|about)"
@@ -690,8 +728,10 @@ _DONE = re.compile(
     # "I also need tamsulosin renewed. Got the metoprolol, thank you."
     r"|(?:got|received|picked up) (?:the|my|his|her) [a-z0-9 .-]{1,40}?,? thank(?:s| you))\b"
 )
-#: "the refill never came through", "has not been filled": not done
-_NOT_DONE = re.compile(r"\b(?:not|never|no|hasn't|hasnt|didn't|didnt|haven't|havent|still)\W+(?:\w+\W+){0,2}$")
+#: "the refill never came through", "has not been filled": not done; "wants to know if it was sent": asked
+_NOT_DONE = re.compile(
+    r"\b(?:not|never|no|hasn't|hasnt|didn't|didnt|haven't|havent|still|if|whether)\W+(?:\w+\W+){0,2}$"
+)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
 
 
@@ -756,7 +796,7 @@ def request_facts(item: InboundItem, type: str, *, folded: str | None = None) ->
         medicines=medicines,
         medicine_classes=frozenset(classes),
         strengths=strengths,
-        forms=_FORMS.kinds(folded) if type == "records_request" else frozenset(),
+        forms=_FORMS.kinds(_OTHER_FORM.sub(" ", folded)) if type == "records_request" else frozenset(),
         lab_tests=lab_tests,
         accession=fold(accession).strip() if accession else None,
         collected=_collected(item, folded) if type.startswith("lab_result") else None,
@@ -820,9 +860,8 @@ def match_request(a: RequestFacts, b: RequestFacts) -> RequestMatch:
     if kind.startswith("lab_result"):
         # Results are not requests: two results are one only when they are one accession.
         # One accession may hold a panel: a potassium and a creatinine under it are two results.
-        if (
-            _same_accession(a.accession, b.accession)
-            and not (a.lab_tests and b.lab_tests and a.lab_tests != b.lab_tests)
+        if _same_accession(a.accession, b.accession) and not (
+            a.lab_tests and b.lab_tests and a.lab_tests != b.lab_tests
         ):
             return RequestMatch(1.0, ("accession",))
         # The lab's faxed copy of a result its feed sent (no accession on the copy): the same specimen, collected

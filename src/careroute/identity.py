@@ -23,6 +23,7 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 
 from careroute.model import InboundItem
 
@@ -1357,6 +1358,9 @@ def family_compatible(a: Iterable[str], b: Iterable[str], loose: bool = False) -
                 return True
             # A transcript breaks a long name into words ("small can yon") and keeps its first piece.
             if loose and min(len(x), len(y)) >= 4 and (x.startswith(y) or y.startswith(x)):
+                return True
+            # ... or hears it by sound: "ted rob lefsky" for Wroblewski, one sound apart in a long name
+            if loose and min(len(px := phonetic(x)), len(py := phonetic(y))) >= 5 and OSA.distance(px, py) <= 1:
                 return True
     return False
 

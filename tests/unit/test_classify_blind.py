@@ -567,12 +567,12 @@ def test_round_17_request_words_in_general_form(body: str, expected: str) -> Non
 
 #: The stress set: 150 patient messages written blind to test the hardest urgency calls (critical medicines
 #: out in many words, danger inside routine requests, danger words that do not count). Its mix is not a
-#: week's, so it is held to its own floor. Three urgent items stay routine by decision, each named here
+#: week's, so it is held to its own floor. Two urgent items stay routine by decision, each named here
 #: with why (BLIND_ROUNDS.md): a heart-failure pill and a beta blocker out, which the lexicon does not
-#: list as critical, and a rescue inhaler out with no breathing symptom now (earlier writers label that
-#: routine; `critical_when` makes it urgent beside a cough or wheeze).
+#: list as critical. A rescue inhaler out is urgent beside a need now (`critical_when`: a cough or wheeze,
+#: used several times a day, or none left anywhere), so the set's two inhalers are no longer excused.
 STRESS = CASES / "stress_round_32.jsonl"
-STRESS_ROUTINE_BY_DECISION = {"b32-portal-025", "b32-vm-019", "b32-portal-027"}
+STRESS_ROUTINE_BY_DECISION = {"b32-portal-025", "b32-vm-019"}
 
 
 def test_the_hidden_urgency_stress_set() -> None:

@@ -1668,3 +1668,32 @@ def test_a_vietnamese_word_for_fainting_needs_its_verb_and_a_name_is_not_one() -
     assert said("calling for my aunt chen xiu ying, she needs her metformin refilled", "voicemail").urgency == "routine"
     fainted = said("me toi bi xiu trong nha tam sang nay", "voicemail")
     assert fainted.type == "clinical_urgent", fainted.reasons
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Delivered my son 8 days ago. Since noon a pounding headache that Tylenol won't touch and I keep seeing "
+        "sparkles. Is this normal?",
+        "Tuve a mi bebé hace dos semanas y tengo un dolor de cabeza horrible y veo lucecitas.",
+    ],
+)
+def test_pre_eclampsia_signs_in_the_weeks_after_the_birth_are_emergent(body: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == ("clinical_urgent", "emergent"), result.reasons
+    assert "danger.preeclampsia" in result.rule_ids
+
+
+def test_a_headache_with_no_pregnancy_or_birth_is_not_read_as_pre_eclampsia() -> None:
+    result = said("The package was delivered to the wrong house and I have a pounding headache from the stress.")
+    assert "danger.preeclampsia" not in result.rule_ids
+
+
+def test_material_about_a_sign_and_a_question_about_a_condition_are_not_the_sign() -> None:
+    paper = said("Do you have the stroke handout in Somali? Mom is fine, we just want to learn the signs.")
+    assert paper.type != "clinical_urgent", paper.reasons
+    which = said("What is the difference between a mini-stroke and a stroke? My uncle had one. I feel fine.")
+    assert which.type != "clinical_urgent", which.reasons
+    # a stroke happening now is still one
+    now = said("Her face is drooping and she can't lift her arm, is this a stroke?")
+    assert now.urgency == "emergent", now.reasons

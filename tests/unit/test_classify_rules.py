@@ -310,6 +310,53 @@ def test_the_lexicon_reads_the_same_with_libyaml_and_without() -> None:
             "hi just letting you know the lisinopril for mr ortega was delivered this morning, no call back needed",
             "other",
         ),
+        (
+            "portal",
+            "We got a letter from the plan that says no to his Humira shots. Does the doctor send something?",
+            "prior_auth_pending",
+        ),
+        (
+            "voicemail",
+            "my job needs me to do a physical before the first for my cdl certification, mornings are best",
+            "appointment_callback",
+        ),
+        (
+            "phone",
+            "Home health agency: still need the signed certification and plan of care (CMS 485) for Ruth Ames.",
+            "records_request",
+        ),
+        (
+            "portal",
+            "Can I get a second albuterol inhaler for his backpack? Walgreens on Main please.",
+            "medication_refill",
+        ),
+        (
+            "voicemail",
+            "the pharmacy said my jardiance needs a prior authorization since the new year, i have a week left",
+            "prior_auth_pending",
+        ),
+        (
+            "voicemail",
+            "the snow plow is late so i'm stuck, please cancel my nine o'clock and i'll call to rebook",
+            "appointment_callback",
+        ),
+        (
+            "phone",
+            "Visiting RN: pulse 118 today, parameters say notify if over 110. Feels fine. RN asks whether to recheck.",
+            "clinical_question",
+        ),
+        ("fax", "Tired of denials? Outsource your medical billing to us. Reply REMOVE to stop these faxes.", "other"),
+        (
+            "fax",
+            "Your practice has been selected for inclusion in the 2027 Top Doctors directory. Secure your profile.",
+            "other",
+        ),
+        (
+            "portal",
+            "Could your office request my records from my old cardiologist in Tulsa? I can sign a release.",
+            "records_request",
+        ),
+        ("phone", "Caller wanted to renew her car tag, wrong number. Not a patient. No action needed.", "other"),
     ],
 )
 def test_everyday_requests_are_read_by_their_kind(channel: str, body: str, tag: str) -> None:

@@ -452,3 +452,52 @@ def test_a_long_critical_medicine_misspelled_by_a_letter_is_still_that_medicine(
     assert "refill.critical_out.anti_epileptic" in out.rule_ids
     plenty = read("Please renew my levetiracitam, I have two weeks left. CVS on Main.")
     assert plenty.urgency == "routine", plenty.reasons
+
+
+def test_a_transplant_medicine_heard_as_syllables_is_still_that_medicine() -> None:
+    def heard(body: str) -> Classification:
+        item = InboundItem("voicemail", "v-2", datetime.fromisoformat("2027-03-02T07:00:00-06:00"), body)
+        return classify(item, RULES)
+
+    for said in (
+        "my husband's pro graph, he only has tonight's dose and then nothing, the pharmacy needs a new script",
+        "it's about the tack row limits, i took the last one this morning so i have zero for tonight",
+        "the tack row limb us, one milligram, i'm down to my last one, the walgreens says it expired",
+    ):
+        result = heard(said)
+        assert (result.type, result.urgency) == ("medication_refill", "urgent"), (said, result.reasons)
+        assert "refill.critical_out.transplant" in result.rule_ids
+    # "her" is a word, not a syllable of a name: nothing is joined through it
+    assert heard("can you take her limbs out of the cast on friday").urgency == "routine"
+
+
+def test_a_payers_request_for_a_patient_out_of_medicine_stays_with_authorisations() -> None:
+    body = (
+        "PLAN PHARMACY REVIEW - REQUEST FOR INFORMATION\nMember: Ann Rowe  DOB 02/02/1950\nDrug: apixaban 5 mg "
+        "(non-formulary). Member is out of medication today. Please complete the formulary exception statement "
+        "and fax back TODAY for expedited review."
+    )
+    item = InboundItem("fax", "f-7", datetime.fromisoformat("2027-03-02T10:00:00-06:00"), body)
+    result = classify(item, RULES)
+    assert (result.type, result.urgency) == ("prior_auth_pending", "urgent"), result.reasons
+    # the same words from the patient ask for the medicine
+    said = InboundItem(
+        "portal",
+        "p-4",
+        item.received_at,
+        "My insurance wants a formulary exception for my Eliquis and I took my last one today. Can you send something?",
+    )
+    assert classify(said, RULES).type == "medication_refill"
+
+
+def test_a_rescue_inhaler_needed_often_now_or_with_none_anywhere_is_critical() -> None:
+    def read(body: str) -> Classification:
+        item = InboundItem("portal", "p-5", datetime.fromisoformat("2027-04-12T16:00:00-05:00"), body)
+        return classify(item, RULES)
+
+    often = read("My ProAir is empty. I've been using it four times a day since the wildfire smoke. CVS please.")
+    assert (often.type, often.urgency) == ("medication_refill", "urgent"), often.reasons
+    none = read("Her albuterol ran out and the school one expired, so she has nothing if she needs it. Walgreens.")
+    assert (none.type, none.urgency) == ("medication_refill", "urgent"), none.reasons
+    spare = read("Please renew his albuterol, we're on the last one at home. He's fine, no cough.")
+    assert spare.urgency == "routine", spare.reasons

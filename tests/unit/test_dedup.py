@@ -548,3 +548,40 @@ def test_a_medicine_said_to_have_arrived_is_not_asked_for_again() -> None:
     first = an_item("p1", 0, "Please renew my losartan 50 mg, 90 days to the Kroger on Main.", ALICE)
     later = an_item("p2", 40, "One more: I need my metformin renewed too. Got the losartan, thank you!", ALICE)
     assert replay((first, R), (later, R)) == [None, None]
+
+
+def test_a_medicine_heard_as_words_is_found_by_its_sound() -> None:
+    assert find_medicines("he needs his met a pro law the long acting one") == frozenset({"metoprolol"})
+    assert find_medicines("ask a question about my appointment tomorrow") == frozenset()
+
+
+def test_a_form_named_to_set_this_one_apart_is_not_the_form_asked_for() -> None:
+    fmla = an_item("f1", 0, "FMLA certification for Alice Amberg, DOB 07/04/1970, please complete.", ALICE, "fax")
+    other = an_item(
+        "p1",
+        30,
+        "Besides the FMLA, her disability insurer sent an attending physician statement for the doctor to fill out.",
+        ALICE,
+    )
+    t = "records_request"
+    assert replay((fmla, t), (other, t)) == [None, None]
+
+
+def test_asking_whether_a_refill_was_sent_is_not_saying_it_was() -> None:
+    first = an_item("p1", 0, "Please renew my losartan 50 mg at the Kroger on Main.", ALICE)
+    later = an_item("v1", 20, "Calling to know if the losartan was sent, Kroger still has nothing.", ALICE, "voicemail")
+    assert replay((first, R), (later, R)) == [None, "p1"]
+
+
+def test_a_chest_pressure_told_in_other_words_is_the_same_episode() -> None:
+    daughter = an_item(
+        "v1",
+        0,
+        "this is his daughter, my father bob brandt birthday may fifth fifty five has a pressure in the middle of "
+        "his chest after shoveling",
+        {"phone": "7155550199"},
+        "voicemail",
+    )
+    wife = an_item("p1", 0.3, "His chest is still hurting and now he is sweating. Please call.", BOB)
+    t = "clinical_urgent"
+    assert replay((daughter, t), (wife, t)) == [None, "v1"]

@@ -616,3 +616,10 @@ def test_words_after_an_article_or_a_pregnancy_are_no_name() -> None:
     ident = extract_identity(an_item(weeks))
     assert ident.dob == "1994-05-01"
     assert ident.family and "pregnant" not in ident.family and "weeks" not in ident.family
+
+
+def test_a_surname_heard_as_two_words_matches_it_by_sound_beside_the_same_birth_date() -> None:
+    said = extract_identity(an_item("this is my husband ted rob lefsky, birthday april seventeenth forty nine"))
+    chart = extract_identity(an_item("", "portal", name="Tadeusz Wroblewski", dob="1949-04-17"))
+    match = match_patient(said, chart)
+    assert not match.different and "family_name" in match.fields and "given_name" in match.fields

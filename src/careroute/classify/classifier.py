@@ -218,7 +218,11 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
             read, hits, context, compiled.critical_classes, withdrawal=withdrawal, gated=compiled.critical_gated
         )
         if out is not None:
-            if tag != "medication_refill":
+            if tag == "prior_auth_pending" and item.channel in _DOCUMENT_CHANNELS:
+                # A payer's own request ("formulary exception ... member out of medication today") stays
+                # with the authorisation team, due today; a patient who writes of one asks for the medicine.
+                reasons.append("pa.due_today.gap: the payer's document says the patient is out of a critical medicine")
+            elif tag != "medication_refill":
                 # "He is out of the tacrolimus since this morning, he can't miss the dose tonight" asks for
                 # the medicine whatever words it asks in: a refill, urgent.
                 reasons.append(f"retyped: read by keywords as {tag}; out of a critical medicine is a refill")

@@ -166,7 +166,7 @@ def compile_rules(rules: ClassifierRules) -> CompiledRules:
     }
     # the critical medicines' one-word names: a transcript that breaks one into syllables still names it, and
     # a long one misspelled by a letter or two ("Lamotrigene", "levetiracitam") is still that medicine
-    spoken = {fold(n) for names in meds["critical"].values() for n in names if " " not in str(n) and len(str(n)) >= 8}
+    spoken = {fold(n) for names in meds["critical"].values() for n in names if " " not in str(n) and len(str(n)) >= 7}
     targets = tuple(sorted({fold(t) for t in noise.get("fuzzy_targets", ())} | spoken))
     known.update(targets)
     normaliser = Normaliser(NoiseMap(word_map, phrase_map, targets, frozenset(known), frozenset(spoken)))

@@ -14,6 +14,8 @@ from functools import partial
 
 from rapidfuzz.distance import OSA
 
+from careroute.medicine_names import sound_skeleton
+
 # A number (with decimals, times, dates, blood pressures: 100.4, 9:40, 2/16, 198/118), a word
 # (with inner apostrophes: can't, o'clock), or a sentence end. Hyphens split words on purpose:
 # "short-of-breath" and "short of breath" must read the same.
@@ -227,7 +229,7 @@ class Normaliser:
         self._join_starts = frozenset(t[:2] for t in self._join_targets)
         self._spoken_by_letter: dict[str, tuple[str, ...]] = {}
         for name in sorted(noise.spoken_names):
-            if len(name) >= 8:
+            if len(name) >= 7:
                 self._spoken_by_letter[name[0]] = (*self._spoken_by_letter.get(name[0], ()), name)
 
     def read(self, text: str) -> ReadText:
@@ -292,9 +294,20 @@ class Normaliser:
             return cat
         # Two heard words are joined only when each is a syllable of some length: "de parte" is Spanish, not
         # Depakote; "sub oxen" is Suboxone.
-        if (len(pieces) == 3 or (len(pieces) == 2 and min(map(len, pieces)) >= 3)) and len(cat) >= 7:
+        if (len(pieces) >= 3 or (len(pieces) == 2 and min(map(len, pieces)) >= 3)) and len(cat) >= 7:
             for name in self._spoken_by_letter.get(cat[0], ()):
                 if abs(len(name) - len(cat)) <= 2 and OSA.distance(cat, name, score_cutoff=2) <= 2:
+                    return name
+            # Heard by sound, not spelling: "pro graph" (Prograf) keeps the name's consonants in order;
+            # "tack row limits", "tack row limb us" (tacrolimus), three or four pieces, one more or less.
+            heard, slack = sound_skeleton(cat), (0 if len(pieces) == 2 else 1)
+            for name in self._spoken_by_letter.get(cat[0], ()):
+                said = sound_skeleton(name)
+                if (
+                    len(said) >= 5
+                    and OSA.distance(heard, said, score_cutoff=slack) <= slack
+                    and OSA.distance(cat, name, score_cutoff=4) <= 4
+                ):
                     return name
         return None
 
@@ -302,7 +315,7 @@ class Normaliser:
         """The name a run of two or three heard words from words[i] spells, and where the run ends."""
         if words[i][:2] not in self._join_starts or words[i] in self._join_targets:
             return None
-        for size in (3, 2):
+        for size in (4, 3, 2):
             end = i + size
             if end <= len(words) and clause[i] == clause[end - 1] and (hit := self._joined(words[i:end])):
                 return (hit,), end
