@@ -159,6 +159,11 @@ def _by_sound() -> dict[tuple[str, str], str]:
 
 
 _MEDICINES_BY_SOUND = _by_sound()
+_DOSE_WORDS = frozenset(
+    {"mg", "milligram", "milligrams", "mcg", "microgram", "micrograms", "tablet", "tablets", "pill", "pills", "capsule"}
+    | {"capsules", "units", "ml", "dose", "doses", "one", "two", "three", "four", "five", "ten", "twenty", "fifty"}
+    | {"hundred", "forty", "thirty", "twelve", "fifteen", "twenty-five", "miligramos", "pastillas", "pastilla"}
+)
 _CLASS_PATTERN = Prefiltered(
     re.compile(r"\b(" + "|".join(sorted(map(re.escape, _CLASS_WORDS), key=len, reverse=True)) + r")\b")
 )
@@ -279,7 +284,7 @@ _CLINICAL_TOPICS = _KindTable(
             "chest_pain",
             r"chest(?: \w+){0,2} (?:pain|pian|pressure|tight|twinge|hurt|discomfort|is squeezing|squeez)|dolor de pecho"
             # "a pressure in the middle of his chest", "his chest is still hurting"
-            r"|(?:pressure|pain|tightness|squeezing|heaviness)(?: \w+){0,5} chest"
+            r"|(?:pressure|pain|tightness|squeezing|heaviness)(?:\W+\w+){0,6}\W+chest"
             r"|presion en el pecho|angina|heart attack|poitrine|doule nan pwatrin",
         ),
         (
@@ -359,7 +364,7 @@ _BILLING_TOPICS = _KindTable(
 _VISIT_KINDS = _KindTable(
     (kind, re.compile(pattern))
     for kind, pattern in (
-        ("physical", r"physical|annual (?:exam|visit|check)|wellness|check-?up|chequeo|examen anual"),
+        ("physical", r"physical|annual (?:exam|visit|check)|\bannual\b|wellness|check-?up|chequeo|examen anual"),
         ("follow_up", r"follow[- ]?up|recheck|\bseguimiento\b|see me back|\d+ (?:weeks?|months?) after"),
         ("vaccine", r"flu shot|vaccin|vacuna|booster|immuni[sz]ation|shot"),
         ("new_patient", r"new patient|new primary|taking new|establish|transfer (?:my )?care|paciente nuev"),
@@ -367,7 +372,7 @@ _VISIT_KINDS = _KindTable(
         ("chronic_check", r"sugar check|a1c|diabetes (?:check|visit)|blood pressure check|\bbp check"),
         ("imaging", r"mammogram|bone density|dexa|dxa|x-?ray|ultrasound|\bmri\b|\bct\b"),
         ("nurse_visit", r"nurse visit"),
-        ("procedure", r"procedure|biopsy|mole|iud|pap\b|injection"),
+        ("procedure", r"procedure|biopsy|mole|iud|pap\b|papanicolaou?|injection"),
         ("sick_visit", r"sick visit|same[- ]day|urgent appointment"),
         ("telehealth", r"telehealth|video visit|virtual"),
     )
@@ -587,6 +592,8 @@ def find_medicines(folded: str) -> frozenset[str]:
                     7 <= len(joined) <= 16
                     and joined.isalpha()
                     and (generic := _MEDICINES_BY_SOUND.get((joined[0], sound_skeleton(joined))))
+                    # by sound only where a dose follows: "call the er at" sounds like Caltrate too
+                    and any(w in _DOSE_WORDS or w.isdigit() for w in words[k + size : k + size + 6])
                 ):
                     found.add(generic)
     if not found:

@@ -1697,3 +1697,24 @@ def test_material_about_a_sign_and_a_question_about_a_condition_are_not_the_sign
     # a stroke happening now is still one
     now = said("Her face is drooping and she can't lift her arm, is this a stroke?")
     assert now.urgency == "emergent", now.reasons
+
+
+def test_none_of_my_children_carries_its_negation_through_the_list() -> None:
+    result = said("None of my kids are wheezing or coughing or short of breath. Can they swim outside in the smoke?")
+    assert result.type != "clinical_urgent", result.reasons
+
+
+def test_giving_things_away_and_letters_written_are_a_suicide_emergency() -> None:
+    result = said(
+        "I gave my laptop to my cousin and wrote letters to my dad and my sister. It doesn't matter much anymore."
+    )
+    assert (result.type, result.urgency) == ("clinical_urgent", "emergent"), result.reasons
+
+
+def test_heat_exhaustion_after_work_in_the_heat_is_urgent() -> None:
+    hot = said(
+        "No AC in the packing shed all week. Since last night muscle cramps and I'm dizzy and sick to my stomach."
+    )
+    assert (hot.type, hot.urgency) == ("clinical_urgent", "urgent"), hot.reasons
+    cool = said("I get leg cramps at night and feel a bit dizzy when I stand up fast. Should I take magnesium?")
+    assert "danger.heat_exhaustion" not in cool.rule_ids

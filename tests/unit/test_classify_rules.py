@@ -357,6 +357,46 @@ def test_the_lexicon_reads_the_same_with_libyaml_and_without() -> None:
             "records_request",
         ),
         ("phone", "Caller wanted to renew her car tag, wrong number. Not a patient. No action needed.", "other"),
+        (
+            "voicemail",
+            "i gotta cancel my physical tuesday, we're haying. i'll call back in september. thanks",
+            "appointment_callback",
+        ),
+        (
+            "voicemail",
+            "we're moving to boise, can you send all of my records and my son's records to the new clinic",
+            "records_request",
+        ),
+        (
+            "phone",
+            "Caller asked for the front desk nurse to call her husband back about dinner. Not a patient call.",
+            "other",
+        ),
+        (
+            "phone",
+            "Caller stayed silent and hung up. Return call went to a full mailbox. Closing as no message.",
+            "other",
+        ),
+        (
+            "email",
+            "Our church health ministry is hosting a fair. Could your office donate 50 pamphlets on diabetes?",
+            "other",
+        ),
+        (
+            "portal",
+            "La metformina me cae mal al estómago. ¿Hay otra forma de metformina que caiga mejor?",
+            "clinical_question",
+        ),
+        (
+            "voicemail",
+            "my wife needs the lo sartan fifty milligram, only a few days left, fred meyer on main",
+            "medication_refill",
+        ),
+        (
+            "fax",
+            "PHARMACY PRIOR AUTHORIZATION DETERMINATION\nDrug: Nurtec ODT\nDecision: APPROVED. Sent to the pharmacy.",
+            "prior_auth_pending",
+        ),
     ],
 )
 def test_everyday_requests_are_read_by_their_kind(channel: str, body: str, tag: str) -> None:

@@ -501,3 +501,41 @@ def test_a_rescue_inhaler_needed_often_now_or_with_none_anywhere_is_critical() -
     assert (none.type, none.urgency) == ("medication_refill", "urgent"), none.reasons
     spare = read("Please renew his albuterol, we're on the last one at home. He's fine, no cough.")
     assert spare.urgency == "routine", spare.reasons
+
+
+def test_a_labs_critical_value_told_to_a_call_centre_is_a_critical_result() -> None:
+    def note(body: str) -> Classification:
+        item = InboundItem("phone", "ph-1", datetime.fromisoformat("2027-03-02T10:00:00-06:00"), body)
+        return classify(item, RULES)
+
+    told = note(
+        "LAB CALL from the reference lab: result for Ann Rowe, DOB 02/02/1950: potassium 6.9 mmol/L, drawn today."
+    )
+    assert (told.type, told.urgency) == ("lab_result_urgent", "urgent"), told.reasons
+    called = note("CRITICAL VALUE CALL from the hospital lab for Ann Rowe, read back by the LPN. Report to follow.")
+    assert called.type != "lab_result_urgent" or called.urgency == "urgent", called.reasons
+
+
+def test_a_patchs_hours_and_a_quantity_are_no_pulse() -> None:
+    body = "REFILL REQUEST\nRx: ESTRADIOL 0.05 MG/24HR PATCH twice weekly  Qty 24  Refills remaining: 0"
+    result = classify(InboundItem("fax", "f-8", datetime.fromisoformat("2027-03-02T10:00:00-06:00"), body), RULES)
+    assert (result.type, result.urgency) == ("medication_refill", "routine"), result.reasons
+
+
+def test_a_seizure_medicine_heard_with_a_doubled_letter_lost_is_still_critical() -> None:
+    body = "the kep ra liquid for his seizures is almost gone, we have tonight's dose and that's it, walgreens please"
+    result = classify(InboundItem("voicemail", "v-3", datetime.fromisoformat("2027-03-06T18:00:00-06:00"), body), RULES)
+    assert (result.type, result.urgency) == ("medication_refill", "urgent"), result.reasons
+
+
+def test_a_water_pill_is_critical_in_heart_failure_only() -> None:
+    def read(body: str) -> Classification:
+        item = InboundItem("voicemail", "v-4", datetime.fromisoformat("2027-03-08T09:00:00-06:00"), body)
+        return classify(item, RULES)
+
+    failing = read(
+        "my mother has congestive heart failure and she ran out of her furosemide two days ago, kroger please"
+    )
+    assert (failing.type, failing.urgency) == ("medication_refill", "urgent"), failing.reasons
+    pressure = read("i ran out of my furosemide two days ago, it's for my blood pressure, kroger please")
+    assert "refill.critical_out.heart_failure_diuretic" not in pressure.rule_ids, pressure.reasons

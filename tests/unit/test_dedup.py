@@ -585,3 +585,18 @@ def test_a_chest_pressure_told_in_other_words_is_the_same_episode() -> None:
     wife = an_item("p1", 0.3, "His chest is still hurting and now he is sweating. Please call.", BOB)
     t = "clinical_urgent"
     assert replay((daughter, t), (wife, t)) == [None, "v1"]
+
+
+def test_an_annual_with_a_pap_moved_in_two_languages_is_one_visit() -> None:
+    call = an_item(
+        "v1",
+        0,
+        "tengo cita mañana con la doctora para el papanicolau y el chequeo anual, quisiera cambiar la cita",
+        ALICE,
+        "voicemail",
+    )
+    note = an_item(
+        "n1", 20, "Calling again to change tomorrow's annual + Pap, wants the week of the 25th.", ALICE, "phone"
+    )
+    t = "appointment_callback"
+    assert replay((call, t), (note, t)) == [None, "v1"]

@@ -43,7 +43,7 @@ _ADVISORY_RULES = frozenset(
     | {"kw.other.veterinary"}
 )
 #: Channels a lab report arrives on as text (a hospital outreach lab's fax, a health department's e-mail).
-_REPORT_CHANNELS = frozenset({"fax", "ehr", "email"})
+_REPORT_CHANNELS = frozenset({"fax", "ehr", "email", "phone"})  # phone: a call centre's note of a lab's call
 #: Documents that carry results as history (a referral's last labs, copies of a chart): their type stands.
 _REPORT_KEEPS_TYPE = frozenset({"referral_packet", "records_request", "prior_auth_pending", "lab_result_urgent"})
 #: What result lines read from such a text add to lab_result_routine: one line is as strong as
@@ -182,7 +182,7 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
     urgency = "routine"
     rule_ids = decided_by
     critical_text = any(h.payload[0] == LAB_CRITICAL_TEXT and context.reading(h.start, h.end).counted for h in hits)
-    if tag == "lab_result_routine" and critical_text:
+    if tag in ("lab_result_routine", "lab_result_urgent") and critical_text:
         # "CRITICAL VALUE NOTIFICATION ... telephoned, read back": the lab's words call it critical.
         tag, urgency = "lab_result_urgent", "urgent"
         rule_ids = ("lab.critical_text", *rule_ids)
@@ -192,7 +192,8 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
         # for weakness and leg cramps ... potassium 2.5"): the symptoms are the lab's reason for calling.
         # A records packet keeps its type (old results ride along in it) unless the lab's own words call
         # this result critical: "CRITICAL VALUE REPORT ... this fax copy is for your records".
-        reasons.append(f"lab.text_report: read as a lab report (was {tag}): a result is past its critical limit")
+        if not tag.startswith("lab_result"):
+            reasons.append(f"lab.text_report: read as a lab report (was {tag}): a result is past its critical limit")
         tag = "lab_result_routine"
     if tag == "lab_result_routine" and report:
         rule_ids = ("lab.text_report", *rule_ids)
@@ -251,7 +252,9 @@ def classify(item: InboundItem, rules: ClassifierRules) -> Classification:
                     "raised routine -> urgent for a clinician to check"
                 )
                 evidence.append(Evidence("refill_net", read.quote(med.start, med.end), *read.span(med.start, med.end)))
-    if tag == "clinical_urgent":  # only a learned model can say so without a danger sign: over-triage it
+    if tag in ("clinical_urgent", "lab_result_urgent") and urgency == "routine":
+        # Only a learned model can say so without a danger sign or a critical value: over-triage it. A result
+        # read as critical is urgent by the taxonomy's own definition, never a routine critical result.
         urgency = "urgent"
     possible_danger = tag == "clinical_urgent"
     net = rules.urgency_net

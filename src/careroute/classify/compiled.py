@@ -102,6 +102,10 @@ def _literal_words(elements: tuple[Element, ...]) -> Iterable[str]:
             yield from element.words
 
 
+#: An everyday medicine heard as words is joined only when they spell it exactly, and only a name this long.
+_JOIN_EXACT_MIN = 7
+
+
 def compile_rules(rules: ClassifierRules) -> CompiledRules:
     lex = rules.lexicon
     noise = lex["noise"]
@@ -169,7 +173,10 @@ def compile_rules(rules: ClassifierRules) -> CompiledRules:
     spoken = {fold(n) for names in meds["critical"].values() for n in names if " " not in str(n) and len(str(n)) >= 7}
     targets = tuple(sorted({fold(t) for t in noise.get("fuzzy_targets", ())} | spoken))
     known.update(targets)
-    normaliser = Normaliser(NoiseMap(word_map, phrase_map, targets, frozenset(known), frozenset(spoken)))
+    exact = frozenset(
+        fold(n) for n in meds.get("drug_names", ()) if str(n).isalpha() and len(str(n)) >= _JOIN_EXACT_MIN
+    )
+    normaliser = Normaliser(NoiseMap(word_map, phrase_map, targets, frozenset(known), frozenset(spoken), exact))
     return CompiledRules(
         normaliser=normaliser,
         matcher=PhraseMatcher(

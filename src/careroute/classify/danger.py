@@ -341,6 +341,8 @@ def _measured(
         ):
             continue  # a dose: "metformina de 1000", "lantus 40"
         unit = words[i + 1] if i + 1 < n else ""
+        if (i and words[i - 1] in _COUNT_WORDS) or unit in _DURATION_UNITS:
+            continue  # "qty 24", "#30": a count; "0.05 mg/24 hr", "every 72 hours": a span of time, not a reading
         if (
             10 <= value <= 500
             and _near(contexts, "overdose_verbs", i, 4, 0) is not None
@@ -510,6 +512,12 @@ def _pressure(
             add("danger.blood_pressure", "urgent", start, end, reading)
     elif systolic <= 80:
         add("danger.low_blood_pressure", "urgent", start, end, reading)
+
+
+#: Words before a number that make it a count of something dispensed, not a reading.
+_COUNT_WORDS = frozenset({"qty", "quantity", "disp", "dispense", "count", "supply", "refills", "tabs", "tablets"})
+#: Words after a number that make it a span of time ("24 hr patch"); a pulse is never said as "88 hr".
+_DURATION_UNITS = frozenset({"hr", "hrs", "hour", "hours"})
 
 
 def _is_drug(word: str, drugs: frozenset[str]) -> bool:

@@ -203,6 +203,7 @@ _SPACES = re.compile(r"\s{3,}")
 #: words that may follow a value without being its units
 _NOT_UNITS = frozenset({"goal", "target", "therapeutic", "normal", "range", "ref", "reference", "expected", "desired"})
 _SENTENCE_END = re.compile(r"(?<=[a-z0-9)])\.\s+(?=[a-z])")
+_AFTER_COLON = re.compile(r"(?<=[a-z0-9)]):\s+(?=[a-z])")
 
 
 def read_report_lines(text: str, labs: Mapping[str, Any]) -> list[ReportedResult]:
@@ -280,6 +281,9 @@ def _report_lines(folded: str) -> Iterator[str]:
             sentences = _SENTENCE_END.split(part)
             if len(sentences) > 1:
                 yield from sentences[1:]
+            # a call note's result after its lead-in: "reporting result for ..., ordered by Dr. B: hemoglobin 6.1 g/dL"
+            for lead in _AFTER_COLON.finditer(part):
+                yield part[lead.end() :]
 
 
 def _past_limit(entry: Mapping[str, Any] | None, value: float, units: str) -> tuple[str, Any] | None:

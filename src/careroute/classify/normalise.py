@@ -186,6 +186,8 @@ class NoiseMap:
     known_words: frozenset[str]
     #: long medicine names a transcript may break into syllables ("tack row limus"), joined within two edits
     spoken_names: frozenset[str] = frozenset()
+    #: everyday medicine names, joined only when the heard words spell one exactly ("lo sartan")
+    exact_names: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +227,12 @@ class Normaliser:
             self._targets_by_letter[target[0]] += (target,)
         # Speech-to-text breaks a long name into words it knows ("pro graf", "tack row limus"): a run
         # of two or three words that spells a target when joined is read as the target.
-        self._join_targets = frozenset(t for t in noise.fuzzy_targets if len(t) >= _JOIN_MIN) | noise.spoken_names
+        self._join_targets = (
+            frozenset(t for t in noise.fuzzy_targets if len(t) >= _JOIN_MIN) | noise.spoken_names | noise.exact_names
+        )
         self._join_starts = frozenset(t[:2] for t in self._join_targets)
+        # a doubled letter is not heard: "kep ra" is Keppra
+        self._join_undoubled = {_undoubled(t): t for t in self._join_targets if len(t) >= 5}
         self._spoken_by_letter: dict[str, tuple[str, ...]] = {}
         for name in sorted(noise.spoken_names):
             if len(name) >= 7:
@@ -292,6 +298,8 @@ class Normaliser:
         cat = "".join(pieces)
         if cat in self._join_targets:
             return cat
+        if len(cat) >= 5 and (undoubled := self._join_undoubled.get(_undoubled(cat))):
+            return undoubled
         # Two heard words are joined only when each is a syllable of some length: "de parte" is Spanish, not
         # Depakote; "sub oxen" is Suboxone.
         if (len(pieces) >= 3 or (len(pieces) == 2 and min(map(len, pieces)) >= 3)) and len(cat) >= 7:
@@ -406,7 +414,13 @@ def _replace_runs(
 
 #: The shortest target a run of split words is joined into ("pro graf"): shorter ones join by chance.
 _JOIN_MIN = 6
+
+
 #: Words no name is broken into: a run through one of them is ordinary speech.
+def _undoubled(word: str) -> str:
+    return "".join(ch for k, ch in enumerate(word) if k == 0 or word[k - 1] != ch)
+
+
 _GLUE = frozenset(
     {
         "a", "an", "the", "to", "of", "and", "or", "in", "on", "at", "it", "is", "be", "by", "for", "from", "with",
