@@ -266,6 +266,8 @@ _UNITS = {
     "cinco": 5, "seis": 6, "siete": 7, "ocho": 8, "nueve": 9,
     # French ("sept" is left out: it is also September)
     "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "huit": 8, "neuf": 9, "premier": 1,
+    # Portuguese ("um" is left out: it is also a speaker's filler)
+    "dois": 2, "duas": 2, "quatro": 4, "sete": 7, "oito": 8, "nove": 9,
 }  # fmt: skip
 _TEENS = {
     "ten": 10,
@@ -316,6 +318,17 @@ _TEENS = {
     "quatorze": 14,
     "quinze": 15,
     "seize": 16,
+    "dez": 10,
+    "doze": 12,
+    "treze": 13,
+    "catorze": 14,
+    "dezesseis": 16,
+    "dezasseis": 16,
+    "dezessete": 17,
+    "dezassete": 17,
+    "dezoito": 18,
+    "dezenove": 19,
+    "dezanove": 19,
 }  # fmt: skip  (Spanish 20-29 are one word, so they behave like teens: complete groups)
 _TENS = {
     "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60,
@@ -324,11 +337,12 @@ _TENS = {
     "treinta": 30, "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "setenta": 70,
     "ochenta": 80, "noventa": 90,
     "vingt": 20, "trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60,
+    "vinte": 20, "trinta": 30, "quarenta": 40, "cinquenta": 50, "sessenta": 60, "oitenta": 80,
 }  # fmt: skip
 _HUNDREDS = {
     "cien": 100, "ciento": 100, "doscientos": 200, "trescientos": 300, "cuatrocientos": 400,
     "quinientos": 500, "seiscientos": 600, "setecientos": 700, "ochocientos": 800,
-    "novecientos": 900,
+    "novecientos": 900, "novecentos": 900,
 }  # fmt: skip
 _MONTHS = {
     "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
@@ -340,6 +354,8 @@ _MONTHS = {
     "diciembre": 12,
     "janvier": 1, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6, "juillet": 7, "aout": 8,
     "septembre": 9, "octobre": 10, "novembre": 11, "decembre": 12,
+    "janeiro": 1, "fevereiro": 2, "marco": 3, "maio": 5, "junho": 6, "julho": 7, "setembro": 9,
+    "outubro": 10, "novembro": 11, "dezembro": 12,
 }  # fmt: skip
 _DIGIT_WORDS = {
     k: v
@@ -381,6 +397,7 @@ _NUMBER_FILLERS = frozenset(
         ",",
         "de",
         "del",
+        "e",  # Portuguese "and": "cinquenta e oito"
         "dash",
         "hyphen",
         "slash",
@@ -409,6 +426,9 @@ def _atoms(words: Sequence[str]) -> list[_Atom]:
         if w == "sept" and out and out[-1].kind == "d" and out[-1].value >= 20:
             # "vingt-sept décembre": after a French ten, "sept" is seven, not September
             out.append(_Atom("u", 7))
+        elif w == "um" and out and out[-1].kind == "d":
+            # "vinte e um": after a Portuguese ten, "um" is one, not a speaker's filler
+            out.append(_Atom("u", 1))
         elif w in _UNITS:
             out.append(_Atom("u", _UNITS[w]))
         elif w in _TEENS:
@@ -577,6 +597,7 @@ def _normalise_dob(value: str | None) -> str | None:
 _DOB_CUE = re.compile(
     r"\b(?:d\.?\s?o\.?\s?b|date of birth|birth ?date|birthday(?:'s)?|born(?: on)?|b-?day"
     r"|fecha de nacimiento|naci(?: el)?|nacio(?: el)?|nacid[oa](?: el)?|nacimiento|cumpleanos|dat nesans"
+    r"|data de nascimento|(?:o )?meu aniversario(?: e)?|aniversario(?: e)?|nasci(?: em| no dia)?"
     r"|date de naissance|nee? le)"
     # "la fecha de nacimiento de ella es ...", "her date of birth is ...": whose it is may come between
     r"\b\s*(?:(?:de|del)\s+(?:ella|el|mi\s+\w+|su\s+\w+|la\s+nina|el\s+nino)\s+)?(?:is|es|:|#)?\s*"
@@ -674,15 +695,30 @@ def _closing_date(folded: str, ref_year: int) -> str | None:
     return found if found and int(found[:4]) <= ref_year - 2 else None
 
 
+_BEFORE_SPELLING = frozenset(
+    {"that", "s", "thats", "that's", "it's", "is", "it", "its", "spelled", "spelt", "spell", "spelling"}
+)
+_BIRTH_WORDS = frozenset({"birthday", "born", "dob", "birth", "birthdate", "cumpleanos", "nacimiento", "nacio"})
+
+
 def _date_right_after(folded: str, pos: int, ref_year: int) -> str | None:
     """A spoken or written date with a year starting within a few words after `pos`, else None."""
     words = _cut_sentence([w for w in _WORD.findall(folded[pos : pos + 90]) if w != ","])
     # "sawyer rhodes, r h o d e s, seven seven eighty four": the spelling comes before the date
-    lead = 0
+    said = 0
+    while said < len(words) and words[said] in _BEFORE_SPELLING:  # "that's b o u n m y"
+        said += 1
+    lead = said
     while lead < len(words) and len(words[lead]) == 1 and words[lead].isalpha():
         lead += 1
-    if lead >= 2:  # letters, not an article
+    if lead - said >= 2:  # letters, not an article
         words = words[lead:]
+        # "... b o u n m y say a vong birthday may ninth ...": the name said again by its syllables
+        # after the spelling; a word for the birth date ends them.
+        for j, w in enumerate(words[:6]):
+            if w in _BIRTH_WORDS:
+                words = words[j + 1 :]
+                break
     for skip in range(min(4, len(words))):
         head = words[skip]
         if head in _MONTHS or head in _UNITS or head in _TEENS or head in _TENS or _DATE_START.match(head):
@@ -800,6 +836,7 @@ _NAME_STOP = _words(
     do does did don't dont there they them what when where why how over out up down off got get getting
     one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen twenty thirty
     forty fifty sixty seventy eighty ninety nineteen hundred thousand patient's caller message name
+    aqui sou fala meu minha bom dia boa tarde obrigada obrigado
     leaving left voicemail trying try told tell said say clinica parte oficina farmacia new old last first
     next today tomorrow yesterday retired veteran usaf usmc usn army navy military
     monday tuesday wednesday thursday friday saturday sunday week month year years old year's weeks months days
@@ -846,13 +883,17 @@ _NOT_IN_POSSESSIVE_NAME = re.compile(r"[^a-z'\s-]")
 _SELF_CUE = Prefiltered(
     re.compile(
         rf"\b(?:this is|my name is|my name's|name's|it's|its|i am|i'm|im|habla|le habla|soy|me llamo"
-        rf"|mi nombre es|c'est|c est|je suis|je m'appelle|je m appelle|mon nom est)\s+"
+        rf"|mi nombre es|c'est|c est|je suis|je m'appelle|je m appelle|mon nom est"
+        rf"|aqui e|aqui fala|meu nome e|o meu nome e|sou a|sou o|fala a|fala o)\s+"
         rf"(?:(?:uh|um|er|ah|eh|erm|encore|again),?\s+)?{_NAME_TOKENS}"
     )
 )
 # "... our pharmacy faxed yesterday for walter nance, one sixteen thirty four": no cue says whose the date
 # is, but a whole name with a full date right after it is how a patient is named (see `_name_then_date`).
-_FOR_NAME_CUE = Prefiltered(re.compile(rf"\b(?:for|about|regarding)\s+{_NAME_TOKENS}"))
+# "calling for", "about", and an aide's "I'm at the house of ...", "on behalf of ..."
+_FOR_NAME_CUE = Prefiltered(
+    re.compile(rf"\b(?:for|about|regarding|(?:house|home|apartment) of|on behalf of)\s+{_NAME_TOKENS}")
+)
 _GREETINGS = (
     r"(?:hi|hello|hey|yes|yeah|good (?:morning|afternoon|evening)|hola|buenos dias|buenas tardes|allo|bonjour|oui)"
 )
@@ -1064,6 +1105,8 @@ def _name_before(folded: str, pos: int) -> _Mention | None:
                 break
         elif w in {",", ".", ";", ":", "!", "?", "\n", "("} or w in _NAME_STOP or w in _HONORIFICS or w in _ROLE_WORDS:
             break
+        elif w == "e" and k > 0 and tokens[k - 1] == "aqui":
+            break  # Portuguese "aqui é fernanda soares": the caller's cue, not a middle initial
         name.append(_strip_possessive(w.strip("'-")))
         if len(name) == 3:
             break
@@ -1443,10 +1486,17 @@ def extract_identity(item: InboundItem, *, folded: str | None = None) -> Identit
     seen: _CueMatches = {}  # the name cues' matches, for the said names below
     spoken = item.channel in ("voicemail", "phone")
     said = _text_name(folded, dob_pos, allow_self=spoken, seen=seen)
-    if not dob and (not said or said[1] in ("self", "greeting")) and (named := _name_then_date(folded, ref_year)):
+    if (
+        (not said or said[1] in ("self", "greeting"))
+        and (named := _name_then_date(folded, ref_year))
+        and (not dob or (dob_found == dob and named[1] == dob))
+    ):
         # the caller's own name is not the patient's when she names someone else with a birth date
-        said, dob = (named[0], "for"), named[1]
-        from_text.add("dob")
+        # ("this is rosa, the aide ... at the house of bounmy sayavong ... birthday may ninth 1944")
+        said = (named[0], "for")
+        if not dob:
+            dob = named[1]
+            from_text.add("dob")
     if spoken and not dob and said and said[1] in ("self", "greeting"):
         # "c'est bernadette pelletier, pelletier, le onze avril trente huit": a caller who gives a date
         # right after her own name gives her date of birth, cue or not.

@@ -1718,3 +1718,56 @@ def test_heat_exhaustion_after_work_in_the_heat_is_urgent() -> None:
     assert (hot.type, hot.urgency) == ("clinical_urgent", "urgent"), hot.reasons
     cool = said("I get leg cramps at night and feel a bit dizzy when I stand up fast. Should I take magnesium?")
     assert "danger.heat_exhaustion" not in cool.rule_ids
+
+
+def test_pills_put_aside_and_counted_and_letters_to_the_children_are_a_suicide_emergency() -> None:
+    hoard = said(
+        "Since Frank died I've been setting aside my pain pills and his old ones, I think there are plenty now."
+    )
+    assert (hoard.type, hoard.urgency) == ("clinical_urgent", "emergent"), hoard.reasons
+    letters = said(
+        "I gave my truck to my nephew and I've written letters to the kids. Tell Dr. Moss thanks for trying."
+    )
+    assert (letters.type, letters.urgency) == ("clinical_urgent", "emergent"), letters.reasons
+    trip = said("Going to Florida for a month, can I get a 90 day supply of my pills? Walgreens on Main.")
+    assert trip.urgency == "routine", trip.reasons
+
+
+def test_a_paper_about_a_sign_is_not_the_sign() -> None:
+    paper = said("The nurse gave my dad a paper about heart attack warning signs. Is there one in Khmer? He is fine.")
+    assert paper.type != "clinical_urgent", paper.reasons
+
+
+def test_black_stools_with_near_fainting_or_pallor_are_an_emergency() -> None:
+    result = said(
+        "Dad has black stool since yesterday and this morning he almost faint in the kitchen. He is on Xarelto."
+    )
+    assert (result.type, result.urgency) == ("clinical_urgent", "emergent"), result.reasons
+    alone = said("My stools have been black since I started the iron pills, is that normal?")
+    assert alone.urgency != "emergent", alone.reasons
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Grandma tested positive for covid today, fever and aches. Can the doctor send in Paxlovid? CVS on Elm.",
+        "My husband's flu test came back positive at the pharmacy. Can you call in Tamiflu for him today?",
+        "mom is covid positive since yesterday, we are still waiting on the antiviral, nobody called back",
+    ],
+)
+def test_a_positive_covid_or_flu_test_with_an_antiviral_asked_for_is_seen_today(body: str) -> None:
+    result = said(body)
+    assert (result.type, result.urgency) == ("clinical_urgent", "urgent"), result.reasons
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "I tested positive for covid and urgent care prescribed Paxlovid. Should I stop my simvastatin?",
+        "My son has flu and they started Tamiflu yesterday. How long should he stay home from school?",
+        "Is the flu shot still worth getting this late? I have not had the flu this year.",
+    ],
+)
+def test_an_antiviral_already_started_or_no_positive_test_is_not_the_window(body: str) -> None:
+    result = said(body)
+    assert "danger.antiviral_window" not in result.rule_ids, result.reasons

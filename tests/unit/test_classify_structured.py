@@ -539,3 +539,27 @@ def test_a_water_pill_is_critical_in_heart_failure_only() -> None:
     assert (failing.type, failing.urgency) == ("medication_refill", "urgent"), failing.reasons
     pressure = read("i ran out of my furosemide two days ago, it's for my blood pressure, kroger please")
     assert "refill.critical_out.heart_failure_diuretic" not in pressure.rule_ids, pressure.reasons
+
+
+def test_a_unitless_critical_result_told_in_a_call_note_is_read() -> None:
+    body = (
+        "ANSWERING SERVICE MESSAGE\nCALLER: Tom at Valley Med Ctr lab\nRE: pt ROWE, ANN dob 2/2/50\n"
+        "MSG: calling a critical value. INR 6.9 drawn this afternoon. Needs name of person receiving."
+    )
+    item = InboundItem("phone", "ph-2", datetime.fromisoformat("2027-03-02T21:00:00-06:00"), body)
+    result = classify(item, RULES)
+    assert (result.type, result.urgency) == ("lab_result_urgent", "urgent"), result.reasons
+    # without the lab's call, a patient's own INR in a phone note is not a lab report
+    own = "MSG: pt says her INR was 2.4 at the coumadin clinic, wants to know if she can have a glass of wine"
+    mine = classify(InboundItem("phone", "ph-3", datetime.fromisoformat("2027-03-02T10:00:00-06:00"), own), RULES)
+    assert mine.type != "lab_result_urgent", mine.reasons
+
+
+def test_a_nurse_asking_whether_the_provider_wants_a_dose_changed_is_a_question() -> None:
+    body = (
+        "CALL CENTER NOTE\nCaller: home health RN for Ruth Yoder, DOB 4/4/1940. Sugars 190-240 all week, no"
+        " symptoms. Asks if provider wants to increase the insulin or keep it until the visit on 3/20. A call"
+        " back today or tomorrow is fine."
+    )
+    result = classify(InboundItem("phone", "ph-4", datetime.fromisoformat("2027-03-02T10:00:00-06:00"), body), RULES)
+    assert result.type == "clinical_question", result.reasons

@@ -623,3 +623,34 @@ def test_a_surname_heard_as_two_words_matches_it_by_sound_beside_the_same_birth_
     chart = extract_identity(an_item("", "portal", name="Tadeusz Wroblewski", dob="1949-04-17"))
     match = match_patient(said, chart)
     assert not match.different and "family_name" in match.fields and "given_name" in match.fields
+
+
+def test_an_aide_calling_from_a_patients_home_names_the_patient_not_herself() -> None:
+    said = (
+        "hi it's dolores from sunrise home care, i'm at the house of kanha sokhom that's k a n h a so khom "
+        "birthday march third nineteen forty one, she has a fever since last night"
+    )
+    ident = extract_identity(an_item(said))
+    assert (ident.given, ident.family, ident.dob) == ("kanha", ("sokhom",), "1941-03-03")
+    chart = extract_identity(an_item("", "portal", name="Kanha Sokhom", dob="1941-03-03"))
+    assert match_patient(ident, chart).score >= 0.6
+    # a caller who gives her own name and birth date stays the patient
+    own = extract_identity(an_item("this is dolores vieira, birthday march third nineteen forty one, my refill"))
+    assert (ident.dob, own.given) == ("1941-03-03", "dolores")
+
+
+@pytest.mark.parametrize(
+    ("said", "dob"),
+    [
+        ("o meu aniversario e dois de junho de cinquenta e oito", "1958-06-02"),
+        ("data de nascimento doze de outubro de mil novecentos e quarenta e sete", "1947-10-12"),
+        ("nasci em vinte e um de marco de sessenta e tres", "1963-03-21"),
+    ],
+)
+def test_it_reads_a_spoken_portuguese_date_of_birth(said: str, dob: str) -> None:
+    assert find_dob(fold(said), 2027)[0] == dob
+
+
+def test_a_portuguese_caller_names_herself() -> None:
+    ident = extract_identity(an_item("bom dia aqui e fernanda soares, o meu aniversario e nove de maio de setenta"))
+    assert (ident.given, ident.family, ident.dob) == ("fernanda", ("soares",), "1970-05-09")

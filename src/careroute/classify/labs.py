@@ -189,6 +189,10 @@ _REPORT_WORDS = re.compile(
 )
 
 
+#: A lab calling a critical result, as a call centre or the on-call note writes it down.
+_CALLED_CRITICAL = re.compile(r"\b(?:critical|panic) (?:value|values|result|results|lab|call)\b")
+
+
 @dataclass(frozen=True, slots=True)
 class ReportedResult:
     """One result line of a lab report written as text. Holds a result value (PHI): never logged."""
@@ -217,6 +221,7 @@ def read_report_lines(text: str, labs: Mapping[str, Any]) -> list[ReportedResult
     if not _REPORT_WORDS.search(folded):
         return []
     source = labs["critical"]
+    called_critical = _CALLED_CRITICAL.search(folded) is not None
     out: list[ReportedResult] = []
     test_name: str | None = None
     seen: set[tuple[str | None, float, str]] = set()
@@ -249,7 +254,18 @@ def read_report_lines(text: str, labs: Mapping[str, Any]) -> list[ReportedResult
         ranged = bool(_RANGE.match(tail) or _REFERENCE.match(tail))
         if entry is None and not (ranged and m.group("sep").strip()):
             continue  # a test the table does not know is a result only as "NAME .... 71.4 sec (9.6 - 11.8)"
-        if not (ranged or labelled or _FLAG_AFTER.match(tail) or (known_units and units)):
+        # A unitless test (INR) said with its value in a note of a lab's critical call ("calling a critical
+        # value ... INR 7.8.") is that call's result, though no range, flag or unit follows it.
+        called = (
+            called_critical
+            and entry is not None
+            and not known_units
+            and any("" in {_units(u) for u in lim["units"]} for lim in entry.get("limits", ()))
+        )
+        if called:
+            units = ""  # "INR 6.9 drawn this afternoon": the word after the value is no unit
+        called = called or (called_critical and known_units and not units)
+        if not (ranged or labelled or _FLAG_AFTER.match(tail) or (known_units and units) or called):
             continue
         value = _value(m.group("value"))
         if value is None:
