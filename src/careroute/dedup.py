@@ -467,10 +467,11 @@ _ACCESSION = Prefiltered(
     )
 )
 _LETTER_WORDS = re.compile(r"[a-z]{3,}")
-#: "COLL: 08/19/30 1410", "Collected 08/19/2030 14:10": a result's collection time written in its text
+#: "COLL: 08/19/30 1410", "Collected 08/19/2030 14:10": a result's collection time written in its text; a
+#: call centre's note of the lab's call may leave out the year ("specimen collected 11/14 at 16:30")
 _COLLECTED = re.compile(
     r"\bcoll(?:ected|ection)?\b\.?\s*(?:date(?:/time)?|time|on|at)?\s*[:#]?\s*"
-    r"(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\s*(?:at\s*)?(\d{1,2}):?(\d{2})\b"
+    r"(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?\s*(?:at\s*)?(\d{1,2}):?(\d{2})\b"
 )
 
 
@@ -487,8 +488,13 @@ def _collected(item: InboundItem, folded: str) -> str | None:
     m = _COLLECTED.search(folded)
     if m is None:
         return None
-    month, day, year, hour, minute = (int(g) for g in m.groups())
-    year = year + 2000 if year < 100 else year
+    month, day, hour, minute = (int(m.group(i)) for i in (1, 2, 4, 5))
+    if m.group(3) is None:  # the year it was received, or the one before for December's specimen in January
+        received = item.received_at
+        year = received.year - 1 if (month, day) > (received.month, received.day) else received.year
+    else:
+        year = int(m.group(3))
+        year = year + 2000 if year < 100 else year
     if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59):
         return None
     return f"{year:04d}-{month:02d}-{day:02d} {hour:02d}{minute:02d}"
@@ -754,6 +760,24 @@ def _without_done(folded: str) -> str:
     return rest if rest.strip() else folded
 
 
+#: "yesterday I wrote about the metformin, but now it is another medicine, the sertraline": what comes after
+#: the cue is what this message asks for
+_ANOTHER_MEDICINE = re.compile(
+    r"\b(?:otra medicina|otro medicamento|otra medicacion|otra pastilla|otra receta|another medicine"
+    r"|another medication|a different medicine|a different medication|a different prescription"
+    r"|another prescription|different one this time|outra medicacao|outro remedio|outro medicamento)\b"
+)
+
+
+def _after_another_medicine(folded: str) -> str:
+    """The text after its last "another medicine" cue, when a medicine is named after it; else all of it."""
+    cues = list(_ANOTHER_MEDICINE.finditer(folded))
+    if not cues:
+        return folded
+    rest = folded[cues[-1].end() :]
+    return rest if find_medicines(rest) else folded
+
+
 def request_facts(item: InboundItem, type: str, *, folded: str | None = None) -> RequestFacts:
     """The terms that say what an item asks for, read once at intake.
 
@@ -763,7 +787,7 @@ def request_facts(item: InboundItem, type: str, *, folded: str | None = None) ->
         folded = fold(item.text)
     meta_item = _meta(item, "item")
     # A refill that thanks for one medicine and asks for another asks for the other one only.
-    asked = _without_done(folded) if type == R_TYPE else folded
+    asked = _after_another_medicine(_without_done(folded)) if type == R_TYPE else folded
     medicines = find_medicines(asked + (" " + fold(meta_item) if meta_item else ""))
     strengths = frozenset(f"{float(n):g} {u.rstrip('s')}" for n, u in _STRENGTH.findall(folded))
     test = _meta(item, "test")

@@ -836,7 +836,7 @@ _NAME_STOP = _words(
     do does did don't dont there they them what when where why how over out up down off got get getting
     one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen twenty thirty
     forty fifty sixty seventy eighty ninety nineteen hundred thousand patient's caller message name
-    aqui sou fala meu minha bom dia boa tarde obrigada obrigado
+    aqui sou fala meu minha bom dia boa tarde obrigada obrigado otra vez nuevamente
     leaving left voicemail trying try told tell said say clinica parte oficina farmacia new old last first
     next today tomorrow yesterday retired veteran usaf usmc usn army navy military
     monday tuesday wednesday thursday friday saturday sunday week month year years old year's weeks months days
@@ -892,7 +892,7 @@ _SELF_CUE = Prefiltered(
 # is, but a whole name with a full date right after it is how a patient is named (see `_name_then_date`).
 # "calling for", "about", and an aide's "I'm at the house of ...", "on behalf of ..."
 _FOR_NAME_CUE = Prefiltered(
-    re.compile(rf"\b(?:for|about|regarding|(?:house|home|apartment) of|on behalf of)\s+{_NAME_TOKENS}")
+    re.compile(rf"\b(?:for|about|regarding|(?:house|home|apartment) of|on behalf of)\s+(?:our\s+)?{_NAME_TOKENS}")
 )
 _GREETINGS = (
     r"(?:hi|hello|hey|yes|yeah|good (?:morning|afternoon|evening)|hola|buenos dias|buenas tardes|allo|bonjour|oui)"
@@ -1037,6 +1037,7 @@ _HARD_STOP = frozenset(
         "for",
         "about",
         "my",
+        "our",  # "calling for our jacob wipf, w i p f"
         "am",
         "calling",
         "hi",

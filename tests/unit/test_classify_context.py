@@ -1771,3 +1771,49 @@ def test_a_positive_covid_or_flu_test_with_an_antiviral_asked_for_is_seen_today(
 def test_an_antiviral_already_started_or_no_positive_test_is_not_the_window(body: str) -> None:
     result = said(body)
     assert "danger.antiviral_window" not in result.rule_ids, result.reasons
+
+
+def test_a_bottle_found_empty_that_was_full_is_an_overdose_but_an_empty_bottle_alone_is_a_refill() -> None:
+    found = said("Her Advil bottle is empty and it was brand new on Sunday. She says she's fine. Should we come in?")
+    assert (found.type, found.urgency) == ("clinical_urgent", "emergent"), found.reasons
+    out = said("His Keppra bottle is empty, he took the last one this morning. Please send it to CVS today.")
+    assert out.type == "medication_refill", out.reasons
+
+
+def test_lips_swelling_after_a_food_with_a_cough_is_an_emergency_even_at_a_relatives_house() -> None:
+    result = said(
+        "She had a brownie at her aunt's that had walnuts and her lips are getting really big, she's coughing."
+    )
+    assert (result.type, result.urgency) == ("clinical_urgent", "emergent"), result.reasons
+
+
+def test_redness_moving_up_a_limb_is_a_spreading_infection() -> None:
+    result = said(
+        "The cut on his hand looked fine but now the red is moving up his arm past the wrist. Can he be seen?"
+    )
+    assert (result.type, result.urgency) == ("clinical_urgent", "urgent"), result.reasons
+
+
+def test_a_sudden_terrible_headache_unlike_any_before_is_an_emergency() -> None:
+    said_so = said("My wife got a sudden horrible headache at dinner, she says it's the worst of her life.")
+    assert (said_so.type, said_so.urgency) == ("clinical_urgent", "emergent"), said_so.reasons
+    pressure = said("His pressure is 204 over 118 tonight and he has a terrible headache. What should we do?")
+    assert pressure.urgency == "emergent", pressure.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Can I give him Motrin before his shots Friday, and how much for 26 lb?", "clinical_question"),
+        (
+            "We'd like to bring the three kids in for their flu shots next week, I will bring the shot records along.",
+            "appointment_callback",
+        ),
+        (
+            "We were charged $45 for a phone visit. Could you check whether it was billed as telehealth and resubmit?",
+            "billing_inquiry",
+        ),
+    ],
+)
+def test_round_53_request_words_in_general_form(body: str, expected: str) -> None:
+    assert said(body).type == expected

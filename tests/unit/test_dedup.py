@@ -600,3 +600,37 @@ def test_an_annual_with_a_pap_moved_in_two_languages_is_one_visit() -> None:
     )
     t = "appointment_callback"
     assert replay((call, t), (note, t)) == [None, "v1"]
+
+
+def test_a_call_centres_note_of_a_labs_call_without_the_year_is_the_result_its_feed_sent() -> None:
+    note = an_item(
+        "ph1",
+        -9,
+        "ANSWERING SERVICE\nRe: AMBERG, ALICE DOB 07/04/1970\nMessage: critical value. Potassium 6.8 mmol/L,"
+        " specimen collected 2/28 at 15:20. Lab requests read-back.",
+        {"name": "Alice Amberg", "dob": "1970-07-04"},
+        "phone",
+    )
+    feed = an_item(
+        "l1", 0, "Potassium 6.8 mmol/L HH", ALICE, "lab", test="Potassium", collected_at="2027-02-28T15:20:00-06:00"
+    )
+    other = an_item(
+        "l2", 1, "Potassium 6.1 mmol/L HH", ALICE, "lab", test="Potassium", collected_at="2027-03-01T06:10:00-06:00"
+    )
+    L = "lab_result_urgent"
+    assert replay((note, L), (feed, L), (other, L)) == [None, "ph1", None]
+
+
+def test_a_message_that_says_it_is_another_medicine_now_is_a_new_request() -> None:
+    first = an_item("p1", 0, "Necesito mi metformina de 500, me quedan dos dias. Walgreens.", ALICE)
+    again = an_item(
+        "v1",
+        20,
+        "hola soy alice amberg otra vez, ayer escribi por la metformina pero ahora es otra medicina, la atorvastatina",
+        {"phone": "715-555-0102", "dob": "1970-07-04"},
+        "voicemail",
+    )
+    same = an_item(
+        "v2", 22, "it's alice amberg again about my metformin 500, still not at walgreens", ALICE, "voicemail"
+    )
+    assert replay((first, R), (again, R), (same, R)) == [None, None, "p1"]

@@ -654,3 +654,11 @@ def test_it_reads_a_spoken_portuguese_date_of_birth(said: str, dob: str) -> None
 def test_a_portuguese_caller_names_herself() -> None:
     ident = extract_identity(an_item("bom dia aqui e fernanda soares, o meu aniversario e nove de maio de setenta"))
     assert (ident.given, ident.family, ident.dob) == ("fernanda", ("soares",), "1970-05-09")
+
+
+def test_our_before_a_spelled_name_is_not_part_of_it() -> None:
+    said = "this is the minister's wife calling for our anna hofer h o f e r born march second fifty one"
+    ident = extract_identity(an_item(said))
+    assert (ident.given, ident.family, ident.dob) == ("anna", ("hofer",), "1951-03-02")
+    again = extract_identity(an_item("hola habla marta soto otra vez, mi fecha de nacimiento doce de mayo del ochenta"))
+    assert (again.given, again.family) == ("marta", ("soto",))
