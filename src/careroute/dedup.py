@@ -159,6 +159,22 @@ def _by_sound() -> dict[tuple[str, str], str]:
 
 
 _MEDICINES_BY_SOUND = _by_sound()
+
+
+def _by_sound_heard(joined: str) -> str | None:
+    """The medicine a name split into words sounds like; speech-to-text may add one consonant ("low star tan"
+    for losartan), so a skeleton one letter longer than a medicine's is that medicine when only one fits."""
+    skeleton = sound_skeleton(joined)
+    if generic := _MEDICINES_BY_SOUND.get((joined[0], skeleton)):
+        return generic
+    if len(skeleton) < 6:
+        return None
+    fits = {
+        g
+        for i in range(1, len(skeleton))  # the first letter stays: it is part of the key
+        if (g := _MEDICINES_BY_SOUND.get((joined[0], skeleton[:i] + skeleton[i + 1 :])))
+    }
+    return fits.pop() if len(fits) == 1 else None
 _DOSE_WORDS = frozenset(
     {"mg", "milligram", "milligrams", "mcg", "microgram", "micrograms", "tablet", "tablets", "pill", "pills", "capsule"}
     | {"capsules", "units", "ml", "dose", "doses", "one", "two", "three", "four", "five", "ten", "twenty", "fifty"}
@@ -285,7 +301,9 @@ _CLINICAL_TOPICS = _KindTable(
             r"chest(?: \w+){0,2} (?:pain|pian|pressure|tight|twinge|hurt|discomfort|is squeezing|squeez)|dolor de pecho"
             # "a pressure in the middle of his chest", "his chest is still hurting"
             r"|(?:pressure|pain|tightness|squeezing|heaviness)(?:\W+\w+){0,6}\W+chest"
-            r"|presion en el pecho|angina|heart attack|poitrine|doule nan pwatrin",
+            r"|presion en el pecho|angina|heart attack|poitrine|doule nan pwatrin"
+            # "un dolor muy fuerte en el pecho", "dolor en el pecho"
+            r"|(?:dolor|presion|opresion|peso|apreton)(?: \w+){0,3} (?:en el|del) pecho",
         ),
         (
             "breathing",
@@ -597,7 +615,7 @@ def find_medicines(folded: str) -> frozenset[str]:
                 if (
                     7 <= len(joined) <= 16
                     and joined.isalpha()
-                    and (generic := _MEDICINES_BY_SOUND.get((joined[0], sound_skeleton(joined))))
+                    and (generic := _by_sound_heard(joined))
                     # by sound only where a dose follows: "call the er at" sounds like Caltrate too
                     and any(w in _DOSE_WORDS or w.isdigit() for w in words[k + size : k + size + 6])
                 ):

@@ -837,6 +837,7 @@ _NAME_STOP = _words(
     one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen twenty thirty
     forty fifty sixty seventy eighty ninety nineteen hundred thousand patient's caller message name
     aqui sou fala meu minha bom dia boa tarde obrigada obrigado otra vez nuevamente
+    helped drove brought took sent wrote picked dropped gave went came made showed tried asked found
     leaving left voicemail trying try told tell said say clinica parte oficina farmacia new old last first
     next today tomorrow yesterday retired veteran usaf usmc usn army navy military
     monday tuesday wednesday thursday friday saturday sunday week month year years old year's weeks months days
@@ -1104,6 +1105,8 @@ def _name_before(folded: str, pos: int) -> _Mention | None:
             # back to the cue are the name, even ones that look like ordinary words.
             if w in _HARD_STOP or w in _HONORIFICS or w in _PERSON_WORDS or w in _PUNCTUATION:
                 break
+            if len(name) >= 2 and w in _NAME_STOP:
+                break  # "my husband's bill warren pruitt, p r u i t t": a word before the whole name
         elif w in {",", ".", ";", ":", "!", "?", "\n", "("} or w in _NAME_STOP or w in _HONORIFICS or w in _ROLE_WORDS:
             break
         elif w == "e" and k > 0 and tokens[k - 1] == "aqui":

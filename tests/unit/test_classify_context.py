@@ -1817,3 +1817,55 @@ def test_a_sudden_terrible_headache_unlike_any_before_is_an_emergency() -> None:
 )
 def test_round_53_request_words_in_general_form(body: str, expected: str) -> None:
     assert said(body).type == expected
+
+
+def test_round_55_danger_in_spanish_and_a_relative_the_call_is_about() -> None:
+    spanish = said("mi papá tiene un dolor bien fuerte aquí en el pecho y está sudando", "voicemail")
+    assert (spanish.type, spanish.urgency) == ("clinical_urgent", "emergent"), spanish.reasons
+    now = said("Caller for her grandfather. Grandfather has had chest pain since about 6 am, sweaty.", "phone")
+    assert now.urgency == "emergent", now.reasons
+    history = said("My grandfather had a heart attack at 60. What cholesterol number should I aim for?")
+    assert history.type != "clinical_urgent", history.reasons
+
+
+def test_a_nosebleed_that_pinching_stops_is_urgent_and_one_that_will_not_stop_is_an_emergency() -> None:
+    pinched = said(
+        "On warfarin. Nosebleed this morning, soaked a few tissues, it stops with pinching then starts again."
+    )
+    assert (pinched.type, pinched.urgency) == ("clinical_urgent", "urgent"), pinched.reasons
+    going = said("On warfarin and my nose is bleeding heavily for 40 minutes, it will not stop.")
+    assert going.urgency == "emergent", going.reasons
+
+
+def test_a_visiting_nurses_vitals_are_read_each_by_its_own_label() -> None:
+    body = (
+        "Home health RN visit today: wt 182.4 lb (yesterday 181.6), BP 122/70, HR 74, SpO2 96% RA, lungs clear. "
+        "Please confirm the furosemide dose so I can update the med list."
+    )
+    result = said(body, "email")
+    assert (result.type, result.urgency) == ("clinical_question", "routine"), result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "channel", "expected"),
+    [
+        (
+            "ANIMAL CLINIC - rabies certificate for 'Lobo' (canine, neutered male), owner Mr. T. Soto. Dr. K. Ruiz DVM",
+            "fax",
+            "other",
+        ),
+        (
+            "me cambiaron a la pluma de insulina y no entiendo bien cómo se usa, la guardo en el refri o afuera?",
+            "voicemail",
+            "clinical_question",
+        ),
+        ("¿Qué dicen mis análisis? El colesterol salió alto, ¿eso es malo?", "portal", "clinical_question"),
+        (
+            "Please book my annual physical with fasting labs, my husband makes me go every year.",
+            "portal",
+            "appointment_callback",
+        ),
+    ],
+)
+def test_round_55_request_words_in_general_form(body: str, channel: str, expected: str) -> None:
+    assert said(body, channel).type == expected

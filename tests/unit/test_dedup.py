@@ -14,6 +14,7 @@ from careroute.dedup import (
     find_medicines,
     request_facts,
 )
+from careroute.identity import fold
 from careroute.model import InboundItem, Patient
 
 T0 = datetime.fromisoformat("2027-03-01T08:00:00-06:00")
@@ -634,3 +635,8 @@ def test_a_message_that_says_it_is_another_medicine_now_is_a_new_request() -> No
         "v2", 22, "it's alice amberg again about my metformin 500, still not at walgreens", ALICE, "voicemail"
     )
     assert replay((first, R), (again, R), (same, R)) == [None, None, "p1"]
+
+
+def test_a_medicine_heard_with_a_consonant_too_many_is_found_by_sound_before_a_dose() -> None:
+    assert find_medicines(fold("i need the low star tan the hundred milligram")) == frozenset({"losartan"})
+    assert find_medicines(fold("low star tan was the name of the diner")) == frozenset()

@@ -662,3 +662,10 @@ def test_our_before_a_spelled_name_is_not_part_of_it() -> None:
     assert (ident.given, ident.family, ident.dob) == ("anna", ("hofer",), "1951-03-02")
     again = extract_identity(an_item("hola habla marta soto otra vez, mi fecha de nacimiento doce de mayo del ochenta"))
     assert (again.given, again.family) == ("marta", ("soto",))
+
+
+def test_a_word_before_a_whole_spelled_name_and_a_verb_after_a_relation_are_no_name() -> None:
+    bill = extract_identity(an_item("calling about my husband's bill warren pruitt p r u i t t birthday march 3 1951"))
+    assert (bill.given, bill.family) == ("warren", ("pruitt",))
+    helped = extract_identity(an_item("birthday february eleven fifty six, my granddaughter helped me send it"))
+    assert helped.given != "helped"

@@ -403,14 +403,18 @@ def _measured(
             elif value <= limits["glucose_low"] or value >= limits["glucose_high"]:
                 add("danger.glucose", "urgent", start, i + 1, f"blood sugar {word}")
             continue
-        # The top number alone ("pressure was 190", "la presión en ciento noventa") is enough to call.
+        # The top number alone ("pressure was 190", "la presión en ciento noventa") is enough to call. A
+        # pressure is a whole number: "weight 182.4 lb (yesterday 181.6), BP 118/68" is a weight.
         if (
             limits["systolic_high"] <= value <= 300
+            and "." not in word
             and _near(contexts, "pressure_words", i, 4, 0) is not None
             and (i + 1 >= n or words[i + 1] not in _OVER)
         ):
             _pressure(value, 0, i, i + 1, limits, add, "pressure_symptom_words" in contexts)
             continue
+        if oxygen is not None and oxygen > i and i and words[i - 1] in _OTHER_VITAL_LABELS:
+            oxygen = None  # "HR 72, SpO2 95%": the pulse, labelled, before the oxygen's label
         if oxygen is not None and 50 <= value <= 100:
             if value < limits["oxygen_low"]:
                 add("danger.low_oxygen", "emergent", min(oxygen, i), i + 1, f"oxygen {word}%")
@@ -518,6 +522,10 @@ def _pressure(
 _COUNT_WORDS = frozenset({"qty", "quantity", "disp", "dispense", "count", "supply", "refills", "tabs", "tablets"})
 #: Words after a number that make it a span of time ("24 hr patch"); a pulse is never said as "88 hr".
 _DURATION_UNITS = frozenset({"hr", "hrs", "hour", "hours"})
+#: Labels of a vital sign other than oxygen: the number right after one is that sign's reading.
+_OTHER_VITAL_LABELS = frozenset(
+    {"hr", "pulse", "p", "rr", "resp", "respirations", "bp", "temp", "t", "wt", "weight", "bs", "glucose", "rate"}
+)
 
 
 def _is_drug(word: str, drugs: frozenset[str]) -> bool:
