@@ -493,6 +493,12 @@ _COLLECTED = re.compile(
 )
 
 
+#: "collected this AM 07:50": the day it was received
+_COLLECTED_TODAY = re.compile(
+    r"\bcollected\s+(?:this am|this a\.m\.|this morning|today|earlier today)\s*(?:at\s*)?(\d{1,2}):?(\d{2})\b"
+)
+
+
 def _collected(item: InboundItem, folded: str) -> str | None:
     """The specimen's collection date and time, from the result's fields or its text."""
     value = _meta(item, "collected_at")
@@ -505,7 +511,10 @@ def _collected(item: InboundItem, folded: str) -> str | None:
             return f"{at:%Y-%m-%d %H%M}"
     m = _COLLECTED.search(folded)
     if m is None:
-        return None
+        if (today := _COLLECTED_TODAY.search(folded)) is None:
+            return None
+        hour, minute = int(today.group(1)), int(today.group(2))
+        return f"{item.received_at:%Y-%m-%d} {hour:02d}{minute:02d}" if hour <= 23 and minute <= 59 else None
     month, day, hour, minute = (int(m.group(i)) for i in (1, 2, 4, 5))
     if m.group(3) is None:  # the year it was received, or the one before for December's specimen in January
         received = item.received_at

@@ -598,6 +598,8 @@ _DOB_CUE = re.compile(
     r"\b(?:d\.?\s?o\.?\s?b|date of birth|birth ?date|birthday(?:'s)?|born(?: on)?|b-?day"
     r"|fecha de nacimiento|naci(?: el)?|nacio(?: el)?|nacid[oa](?: el)?|nacimiento|cumpleanos|dat nesans"
     r"|data de nascimento|(?:o )?meu aniversario(?: e)?|aniversario(?: e)?|nasci(?: em| no dia)?"
+    # "la fecha de ella es nueve doce setenta y nueve", a pharmacy's "F. nac. 08/21/1958"
+    r"|(?:la )?fecha de (?:ella|el)|f\.? ?nac\.?|fecha nac\.?"
     r"|date de naissance|nee? le)"
     # "la fecha de nacimiento de ella es ...", "her date of birth is ...": whose it is may come between
     r"\b\s*(?:(?:de|del)\s+(?:ella|el|mi\s+\w+|su\s+\w+|la\s+nina|el\s+nino)\s+)?(?:is|es|:|#)?\s*"
@@ -836,7 +838,8 @@ _NAME_STOP = _words(
     do does did don't dont there they them what when where why how over out up down off got get getting
     one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen twenty thirty
     forty fifty sixty seventy eighty ninety nineteen hundred thousand patient's caller message name
-    aqui sou fala meu minha bom dia boa tarde obrigada obrigado otra vez nuevamente
+    aqui sou fala meu minha bom dia boa tarde obrigada obrigado otra vez nuevamente ella ellos usted yo
+    mensaje ayer hoy manana dejo deje llame llamo cita doctora telefono trabajo tarde noche semana
     helped drove brought took sent wrote picked dropped gave went came made showed tried asked found
     leaving left voicemail trying try told tell said say clinica parte oficina farmacia new old last first
     next today tomorrow yesterday retired veteran usaf usmc usn army navy military
@@ -903,8 +906,9 @@ _GREETING_CUE = re.compile(  # anchored at the start: cheap as it is; "hi good m
 )
 _LABEL_CUE = Prefiltered(
     re.compile(
-        r"(?:^|\n|\s{2,}|\(|;)\s*(?:patient name|patient|pt name|pt|name|employee|applicant|claimant|student"
-        r"|member|insured|client|child|resident|re|member name|beneficiary|veteran|subscriber|enrollee|worker)\s*:\s*"
+        r"(?:^|\n|\s{2,}|\(|;)\s*(?:patient name|patient|paciente|nombre|pt name|pt|name|employee|applicant"
+        r"|claimant|student|member|insured|client|child|resident|re|member name|beneficiary|veteran|subscriber"
+        r"|enrollee|worker)\s*:\s*"
         r"(?:our client\s+|(?:employee|patient|member|claimant|resident|insured|pt)\s+)?"
         r"([a-z][a-z'.,\- ]{1,60}?)(?=\s{2,}|\s*\(|\s*;|\s*\n|\s*$|,?\s+(?:dob|d\.o\.b|date of birth|born"
         r"|mrn|phone|ph|age|sex|hospital|acct|account|id)\b)"

@@ -1869,3 +1869,45 @@ def test_a_visiting_nurses_vitals_are_read_each_by_its_own_label() -> None:
 )
 def test_round_55_request_words_in_general_form(body: str, channel: str, expected: str) -> None:
     assert said(body, channel).type == expected
+
+
+def test_round_57_context_school_illness_flyers_and_a_sign_that_has_not_come_back() -> None:
+    school = said("Can the twins get flu shots Saturday? Everyone in their class is getting sick. They are fine now.")
+    assert "danger.carbon_monoxide" not in school.rule_ids and school.urgency == "routine", school.reasons
+    home = said("Everyone in the house has a headache and is dizzy since we ran the space heater all night.")
+    assert home.urgency == "emergent", home.reasons
+    flyer = said("Our block association is doing a health fair. The flyer says BE FAST: face drooping, arm weakness.")
+    assert flyer.type != "clinical_urgent", flyer.reasons
+    after = said(
+        "The ER checked my heart Monday, all normal, and the chest pain has not come back. When is my follow-up?"
+    )
+    assert after.type == "appointment_callback", after.reasons
+    past = said("He was in the ER Saturday after an overdose and is home and alert now. Please send a new Narcan kit.")
+    assert "danger.overdose" not in past.rule_ids, past.reasons
+
+
+def test_a_flu_positive_child_asking_whether_a_sibling_needs_tamiflu_is_a_question() -> None:
+    result = said("Flu positive on Monday, fever gone since Friday. Does his brother need the Tamiflu too?")
+    assert "danger.antiviral_window" not in result.rule_ids, result.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "channel", "expected"),
+    [
+        (
+            "me llegó una carta del seguro que dice que mi cobertura se termina, tengo cita en mayo y no quiero que me "
+            "cobren",
+            "voicemail",
+            "billing_inquiry",
+        ),
+        ("es para confirmar mi cita del martes y preguntar si voy en ayunas", "voicemail", "appointment_callback"),
+        ("mami soy yo, ya tengo las cosas para la fiesta, llámame cuando salgas del trabajo", "voicemail", "other"),
+        (
+            "Can I switch my follow-up to a video visit? I work at a nail salon and can't leave.",
+            "portal",
+            "appointment_callback",
+        ),
+    ],
+)
+def test_round_57_request_words_in_general_form(body: str, channel: str, expected: str) -> None:
+    assert said(body, channel).type == expected

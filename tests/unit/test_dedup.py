@@ -640,3 +640,19 @@ def test_a_message_that_says_it_is_another_medicine_now_is_a_new_request() -> No
 def test_a_medicine_heard_with_a_consonant_too_many_is_found_by_sound_before_a_dose() -> None:
     assert find_medicines(fold("i need the low star tan the hundred milligram")) == frozenset({"losartan"})
     assert find_medicines(fold("low star tan was the name of the diner")) == frozenset()
+
+
+def test_a_call_note_collected_this_morning_is_the_result_its_feed_sent() -> None:
+    feed = an_item(
+        "l1", 2, "Potassium 6.9 mmol/L HH", ALICE, "lab", test="Potassium", collected_at="2027-03-01T07:50:00-06:00"
+    )
+    note = an_item(
+        "ph1",
+        3,
+        "CALL CENTRE NOTE: lab called with CRITICAL VALUE potassium 6.9 on Alice Amberg DOB 7/4/1970, collected"
+        " this AM 07:50. Read back.",
+        {"name": "Alice Amberg", "dob": "1970-07-04"},
+        "phone",
+    )
+    L = "lab_result_urgent"
+    assert replay((feed, L), (note, L)) == [None, "l1"]

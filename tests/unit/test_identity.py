@@ -669,3 +669,14 @@ def test_a_word_before_a_whole_spelled_name_and_a_verb_after_a_relation_are_no_n
     assert (bill.given, bill.family) == ("warren", ("pruitt",))
     helped = extract_identity(an_item("birthday february eleven fifty six, my granddaughter helped me send it"))
     assert helped.given != "helped"
+
+
+def test_spanish_labels_and_a_husbands_call_name_the_patient() -> None:
+    fax = "REFILL REQUEST\nPaciente: TORRES, RAMONA   F. nac. 08/21/1958\nMetformin 1000 mg"
+    ident = extract_identity(an_item(fax, "fax"))
+    assert (ident.given, ident.family, ident.dob) == ("ramona", ("torres",), "1958-08-21")
+    call = (
+        "habla rubén soto el esposo de marta soto ella dejó mensaje ayer la fecha de ella es doce de mayo del ochenta"
+    )
+    said = extract_identity(an_item(call))
+    assert said.dob == "1980-05-12" and said.given != "dejo"
