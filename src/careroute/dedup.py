@@ -175,6 +175,8 @@ def _by_sound_heard(joined: str) -> str | None:
         if (g := _MEDICINES_BY_SOUND.get((joined[0], skeleton[:i] + skeleton[i + 1 :])))
     }
     return fits.pop() if len(fits) == 1 else None
+
+
 _DOSE_WORDS = frozenset(
     {"mg", "milligram", "milligrams", "mcg", "microgram", "micrograms", "tablet", "tablets", "pill", "pills", "capsule"}
     | {"capsules", "units", "ml", "dose", "doses", "one", "two", "three", "four", "five", "ten", "twenty", "fifty"}
@@ -588,6 +590,8 @@ class RequestFacts:
     words: frozenset[str] = frozenset()
     #: the item says it repeats an earlier message or call ("she sent you a message yesterday")
     says_repeat: bool = False
+    #: the item says it is not the earlier request ("this is separate from my colonoscopy question")
+    says_new: bool = False
 
     def __repr__(self) -> str:  # message content is PHI: show only which kinds of term were found
         kinds = [
@@ -796,6 +800,20 @@ _ANOTHER_MEDICINE = re.compile(
 )
 
 
+#: "This is separate from my colonoscopy question", "different from the amlodipine": not the earlier request
+_SAYS_NEW = re.compile(
+    r"\b(?:separate from|different from|not the same as|unrelated to|not related to|a separate (?:question|issue|matter"
+    r"|request)|a different (?:question|issue|matter|request))\b"
+)
+
+
+def _without_what_it_is_not(folded: str) -> str:
+    """The text without the few words after "different from", "separate from" ("different from the amlodipine.
+    Her eye drops ..." asks for the drops), when something is left."""
+    rest = _SAYS_NEW.sub(" ", re.sub(r"\b(?:separate|different) from(?:\W+\w+){1,4}", " ", folded))
+    return rest if rest.strip() else folded
+
+
 def _after_another_medicine(folded: str) -> str:
     """The text after its last "another medicine" cue, when a medicine is named after it; else all of it."""
     cues = list(_ANOTHER_MEDICINE.finditer(folded))
@@ -814,7 +832,7 @@ def request_facts(item: InboundItem, type: str, *, folded: str | None = None) ->
         folded = fold(item.text)
     meta_item = _meta(item, "item")
     # A refill that thanks for one medicine and asks for another asks for the other one only.
-    asked = _after_another_medicine(_without_done(folded)) if type == R_TYPE else folded
+    asked = _without_what_it_is_not(_after_another_medicine(_without_done(folded))) if type == R_TYPE else folded
     medicines = find_medicines(asked + (" " + fold(meta_item) if meta_item else ""))
     strengths = frozenset(f"{float(n):g} {u.rstrip('s')}" for n, u in _STRENGTH.findall(folded))
     test = _meta(item, "test")
@@ -878,6 +896,7 @@ def request_facts(item: InboundItem, type: str, *, folded: str | None = None) ->
         pharmacies=pharmacies,
         words=words,
         says_repeat=bool(_SAYS_REPEAT.search(folded)),
+        says_new=bool(_SAYS_NEW.search(folded)),
     )
 
 
@@ -1268,6 +1287,8 @@ def find_duplicate(
             )
         if request.different or request.score < cfg.request_threshold:
             continue
+        if new.facts.says_new and not any(t.startswith(("reference", "accession", "case_id")) for t in request.terms):
+            continue  # "this is separate from my colonoscopy question from Monday"
         score = round((patient.score + request.score) / 2, 4)
         if best is None or score > best.score or (score == best.score and window_start < best.root_received_at):
             best = DuplicateMatch(

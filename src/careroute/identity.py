@@ -561,6 +561,12 @@ def _read_date(atoms: Sequence[_Atom], ref_year: int) -> str | None:
             for y, k in _years(atoms, i + 1, ref_year):
                 if k == n and (found := _valid(y, atoms[i].value, d, ref_year)):
                     return found
+    # year, month name, day: "born nineteen fifty seven january twenty nine"
+    for y, i in _years(atoms, 0, ref_year):
+        if i < n and atoms[i].kind == "m":
+            for d, k in _groups(atoms, i + 1):
+                if k == n and (found := _valid(y, atoms[i].value, d, ref_year)):
+                    return found
     return None
 
 

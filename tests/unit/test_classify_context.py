@@ -1911,3 +1911,45 @@ def test_a_flu_positive_child_asking_whether_a_sibling_needs_tamiflu_is_a_questi
 )
 def test_round_57_request_words_in_general_form(body: str, channel: str, expected: str) -> None:
     assert said(body, channel).type == expected
+
+
+def test_round_56_home_oxygen_without_power_and_the_reason_for_a_form() -> None:
+    oxygen = said(
+        "power out since 3am with the ice, her oxygen machine won't run, the tank is good for maybe two hours"
+    )
+    assert (oxygen.type, oxygen.urgency) == ("clinical_urgent", "urgent"), oxygen.reasons
+    form = said("I need my FMLA paperwork filled out for my asthma flare-ups, the form comes by fax this week.")
+    assert form.type != "clinical_urgent", form.reasons
+    note = said("Work needs a note saying I can go back Monday after missing Tuesday to Friday for my asthma flare.")
+    assert note.type != "clinical_urgent", note.reasons
+    flare = said("My asthma is flaring, I've used the albuterol every 2 hours since last night.")
+    assert flare.type == "clinical_urgent", flare.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "channel", "expected"),
+    [
+        (
+            "LUNG SCREENING CENTER - LOW-DOSE CT CHEST\nReferring: Dr. A\nFindings: 3 mm nodule, stable. Lung-RADS 2.",
+            "fax",
+            "lab_result_routine",
+        ),
+        (
+            "Hospice RN asks whether Dr. Lee agrees to stop the statin and continue the donepezil. Comfortable.",
+            "phone",
+            "clinical_question",
+        ),
+        (
+            "Caller was looking for the hours of the CVS on Main; not a patient of the practice. No further action.",
+            "phone",
+            "other",
+        ),
+        (
+            "le mandé mensaje sobre la prednisona, si me la tomo toda en la mañana o dividida",
+            "voicemail",
+            "clinical_question",
+        ),
+    ],
+)
+def test_round_56_request_words_in_general_form(body: str, channel: str, expected: str) -> None:
+    assert said(body, channel).type == expected

@@ -656,3 +656,21 @@ def test_a_call_note_collected_this_morning_is_the_result_its_feed_sent() -> Non
     )
     L = "lab_result_urgent"
     assert replay((feed, L), (note, L)) == [None, "l1"]
+
+
+def test_a_message_that_says_it_is_separate_from_an_earlier_one_is_a_new_request() -> None:
+    first = an_item("p1", 0, "How much will my colonoscopy cost with my plan? I'd like to know before I book.", ALICE)
+    bill = an_item(
+        "e1",
+        30,
+        "I got another statement for $42 I already paid. This is separate from my colonoscopy question.",
+        ALICE,
+        "email",
+    )
+    B = "billing_inquiry"
+    assert replay((first, B), (bill, B)) == [None, None]
+    pills = an_item("p2", 0, "Please renew my amlodipine 5 mg, CVS on Main.", ALICE)
+    drops = an_item(
+        "p3", 20, "One more thing, different from the amlodipine: my latanoprost drops are almost out.", ALICE
+    )
+    assert replay((pills, R), (drops, R)) == [None, None]

@@ -680,3 +680,9 @@ def test_spanish_labels_and_a_husbands_call_name_the_patient() -> None:
     )
     said = extract_identity(an_item(call))
     assert said.dob == "1980-05-12" and said.given != "dejo"
+
+
+def test_a_birth_date_said_year_first_with_a_month_name() -> None:
+    assert (
+        find_dob(fold("i am born nineteen fifty seven january twenty nine, i need my refill"), 2033)[0] == "1957-01-29"
+    )
