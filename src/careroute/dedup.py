@@ -810,6 +810,8 @@ _SAYS_NEW = re.compile(
 def _without_what_it_is_not(folded: str) -> str:
     """The text without the few words after "different from", "separate from" ("different from the amlodipine.
     Her eye drops ..." asks for the drops), when something is left."""
+    if _SAYS_NEW.search(folded) is None:
+        return folded  # the common case, read on every refill: no copy of the text
     rest = _SAYS_NEW.sub(" ", re.sub(r"\b(?:separate|different) from(?:\W+\w+){1,4}", " ", folded))
     return rest if rest.strip() else folded
 
